@@ -1,0 +1,1 @@
+"""execution actor and its pure core."""

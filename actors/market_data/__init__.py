@@ -1,0 +1,1 @@
+"""market data actor and its pure core."""

@@ -1,0 +1,1 @@
+"""risk actor and its pure core."""

@@ -1,0 +1,1 @@
+"""signal actor and its pure core."""

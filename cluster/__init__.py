@@ -1,0 +1,1 @@
+"""Cluster plumbing: settings, wire format, ZeroMQ bus, supervisor, CLI, control API."""

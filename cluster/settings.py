@@ -1,0 +1,256 @@
+"""One frozen settings tree: config/default.toml, then config/risk_limits.toml, then TRADING_* env.
+
+Nested keys use `__` in the environment: TRADING_RISK__MAX_DAILY_LOSS_USD=2500. Secrets are
+SecretStr and are never printed. An invalid value stops start-up with one ConfigError that names
+the key and the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cluster.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RaySettings(_Section):
+    address: str = Field("local", description="'local' starts a cluster in-process; 'auto' or host:port joins one")
+    namespace: str = Field("trading", min_length=1)
+    include_dashboard: bool = True
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8265, ge=1, le=65535)
+    auth_mode: Literal["disabled", "token"] = Field(
+        "disabled", description="Ray 2.60 turns token auth on by default; we choose explicitly"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster; None = Ray's own count")
+    actor_num_cpus: float = Field(0.25, gt=0, le=64, description="CPU reservation of each trading actor")
+    metrics_report_interval_ms: int = Field(2000, ge=100)
+
+    @model_validator(mode="after")
+    def _token_auth_off_loopback(self) -> RaySettings:
+        if self.include_dashboard and self.auth_mode == "disabled" and not _is_loopback(self.dashboard_host):
+            raise ValueError("auth_mode 'disabled' is only allowed with a loopback dashboard_host")
+        return self
+
+
+class BusSettings(_Section):
+    host: str = Field("127.0.0.1", description="address the ZeroMQ sockets bind to and connect to")
+    market_data_port: int = Field(5555, ge=1, le=65535)
+    signals_port: int = Field(5556, ge=1, le=65535)
+    orders_port: int = Field(5557, ge=1, le=65535)
+    reports_port: int = Field(5558, ge=1, le=65535)
+    send_hwm: int = Field(10_000, ge=1, description="envelopes queued per peer before a send would block or drop")
+    recv_hwm: int = Field(10_000, ge=1)
+    batch_max_items: int = Field(512, ge=1, le=100_000, description="messages per envelope at most")
+    when_full: Literal["block", "drop"] = Field(
+        "block", description="replay blocks (lossless); live feeds may drop, and count every drop"
+    )
+    window_batches: int = Field(4, ge=1, description="batches in flight before the feed waits for settlement")
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> BusSettings:
+        ports = [self.market_data_port, self.signals_port, self.orders_port, self.reports_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"bus ports must be distinct, got {ports}")
+        return self
+
+
+class MarketDataSettings(_Section):
+    source: Literal["replay", "synthetic", "alpaca"] = "replay"
+    files: tuple[str, ...] = ("data/us_equity_minute_trade_bars.csv", "data/us_equity_minute_quote_bars.csv")
+    start: str | None = Field(None, description="first UTC date (YYYY-MM-DD) to replay, inclusive")
+    end: str | None = Field(None, description="last UTC date (YYYY-MM-DD) to replay, inclusive")
+    speed: float = Field(0.0, ge=0, description="0 = as fast as possible; N = N x real time")
+    batch_bars: int = Field(256, ge=1, description="replay events per batch (cut at timestamp boundaries)")
+    synthetic_symbols: int = Field(100, ge=1)
+    synthetic_events_per_s: float = Field(10_000, gt=0)
+    synthetic_seconds: float = Field(10, gt=0)
+    synthetic_seed: int = 7
+
+
+class SignalSettings(_Section):
+    universe: tuple[str, ...] = ("SPY", "IBM", "BAC", "AIG")
+    group_size: int = Field(2, ge=1, description="symbols per signal actor (symbol group)")
+    strategy: Literal["rule_baseline", "model"] = "rule_baseline"
+    model_dir: str = "var/models"
+    rsi_buy_below: float = Field(30, gt=0, lt=100)
+    rsi_sell_above: float = Field(70, gt=0, lt=100)
+    allow_short: bool = False
+
+    @model_validator(mode="after")
+    def _rsi_band(self) -> SignalSettings:
+        if self.rsi_buy_below >= self.rsi_sell_above:
+            raise ValueError("rsi_buy_below must be below rsi_sell_above")
+        if len(set(self.universe)) != len(self.universe):
+            raise ValueError("universe lists a symbol twice")
+        return self
+
+
+class RiskSettings(_Section):
+    """Seed limits; the values in force come from config/risk_limits.toml."""
+
+    max_position_usd: Decimal = Field(Decimal(10_000), gt=0, description="max |position| notional per symbol")
+    max_total_exposure_usd: Decimal = Field(Decimal(50_000), gt=0, description="sum of |position| notionals")
+    max_open_positions: int = Field(5, ge=1)
+    max_daily_loss_usd: Decimal = Field(Decimal(5_000), gt=0, description="realized + unrealized loss that trips the breaker")
+    breaker_cooldown_minutes: float = Field(60, gt=0)
+    order_notional_usd: Decimal = Field(Decimal(5_000), gt=0, description="notional the sizer aims for per entry")
+    max_order_notional_usd: Decimal = Field(Decimal(10_000), gt=0, description="fat-finger cap per order")
+    price_band_pct: Decimal = Field(Decimal(5), gt=0, description="max distance of an order price from the last price")
+    max_orders_per_minute: int = Field(120, ge=1)
+    stale_data_seconds: float = Field(300, gt=0, description="no price for a held symbol this long blocks orders in it")
+    max_consecutive_order_failures: int = Field(5, ge=1)
+    reduced_size_factor: Decimal = Field(Decimal("0.5"), gt=0, le=1, description="limits scale after a breaker reset")
+    trading_day_tz: str = "America/New_York"
+    initial_cash: Decimal = Field(Decimal(100_000), gt=0)
+
+    @model_validator(mode="after")
+    def _total_exposure_ge_symbol_limit(self) -> RiskSettings:
+        if self.max_total_exposure_usd < self.max_position_usd:
+            raise ValueError("max_total_exposure_usd must be >= max_position_usd")
+        return self
+
+
+class ExecutionSettings(_Section):
+    broker: Literal["sim", "alpaca"] = "sim"
+    slippage_bps: Decimal = Field(Decimal(1), ge=0, le=1000)
+    commission_per_share: Decimal = Field(Decimal("0.005"), ge=0)
+    commission_min: Decimal = Field(Decimal(0), ge=0)
+    client_order_prefix: str = Field("tc", pattern=r"^[a-z0-9]{1,8}$")
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr = Field(SecretStr("sqlite:///var/trading.db"), description="SQLAlchemy URL")
+    echo: bool = False
+
+
+class AlpacaSettings(_Section):
+    key_id: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    trading_url: str = "http://127.0.0.1:8190"
+    data_url: str = "ws://127.0.0.1:8190"
+    feed: Literal["iex", "sip"] = "iex"
+
+
+class ControlApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8180, ge=1, le=65535)
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> ControlApiSettings:
+        if not _is_loopback(self.host) and self.token is None:
+            raise ValueError(f"a token is required to serve the control API on non-loopback {self.host}")
+        return self
+
+
+class MetricsSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535, description="0 = off")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix="TRADING_", env_nested_delimiter="__", nested_model_default_partial_update=True
+    )
+
+    state_dir: str = Field("var", description="runtime files: SQLite, journals, models")
+    ray: RaySettings = RaySettings()
+    bus: BusSettings = BusSettings()
+    market_data: MarketDataSettings = MarketDataSettings()
+    signal: SignalSettings = SignalSettings()
+    risk: RiskSettings = RiskSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    alpaca: AlpacaSettings = AlpacaSettings()
+    control_api: ControlApiSettings = ControlApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFiles(settings_cls))
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the repository root unless absolute."""
+        p = Path(path)
+        return p if p.is_absolute() else REPO_ROOT / p
+
+
+class _TomlFiles(PydanticBaseSettingsSource):
+    """default.toml for the whole tree, risk_limits.toml for the `risk` section."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        config_dir = Path(os.environ.get("TRADING_CONFIG_DIR", DEFAULT_CONFIG_DIR))
+        data: dict[str, Any] = {}
+        default = config_dir / "default.toml"
+        if default.exists():
+            data = _read_toml(default)
+        limits = config_dir / "risk_limits.toml"
+        if limits.exists():
+            data["risk"] = {**data.get("risk", {}), **_read_toml(limits)}
+        return data
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings tree or raise one ConfigError naming every bad key and why."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(root)"
+            problems.append(f"config key '{key}': {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Features, models, training and the model registry."""

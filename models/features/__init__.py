@@ -1,0 +1,1 @@
+"""Feature spec with a streaming (serving) and a batch (training) implementation."""
