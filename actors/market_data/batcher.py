@@ -1,0 +1,62 @@
+"""Cut a time-ordered stream into bus batches without splitting an instant.
+
+Downstream actors treat a batch as "everything up to this watermark", so all events that share
+a ts_ns must travel together; otherwise a strategy could act on half of one instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from cluster.errors import BadInput
+
+
+class Timestamped(Protocol):
+    @property
+    def ts_ns(self) -> int: ...
+
+
+class SymbolTimestamped(Timestamped, Protocol):
+    @property
+    def symbol(self) -> str: ...
+
+
+def batches[M: Timestamped](stream: Iterable[M], max_items: int) -> Iterator[list[M]]:
+    """Lists of at most max_items messages; longer only when one ts_ns alone has more events.
+
+    A batch that would overflow is cut where the current instant began, so an oversized batch
+    always holds a single instant. The stream must be time-ordered (BadInput otherwise).
+    """
+    if max_items < 1:
+        raise ValueError(f"max_items must be >= 1, got {max_items}")
+    batch: list[M] = []
+    instant_start = 0  # index in `batch` where the current ts_ns began
+    for message in stream:
+        if batch:
+            previous_ts = batch[-1].ts_ns
+            if message.ts_ns < previous_ts:
+                raise BadInput(f"stream goes back in time: {message.ts_ns} after {previous_ts}")
+            if message.ts_ns != previous_ts:
+                if len(batch) >= max_items:
+                    yield batch
+                    batch = []
+                instant_start = len(batch)
+        batch.append(message)
+        if len(batch) > max_items and instant_start > 0:
+            yield batch[:instant_start]
+            batch = batch[instant_start:]
+            instant_start = 0
+    if batch:
+        yield batch
+
+
+def by_symbol[S: SymbolTimestamped](batch: Iterable[S]) -> dict[str, list[S]]:
+    """Messages grouped by symbol: symbols in first-seen order, messages in stream order."""
+    groups: dict[str, list[S]] = {}
+    for message in batch:
+        group = groups.get(message.symbol)
+        if group is None:
+            group = groups[message.symbol] = []
+        group.append(message)
+    return groups
