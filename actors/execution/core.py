@@ -1,0 +1,295 @@
+"""Execution core: the intent log, one order state machine per order, and the broker, with no I/O of its own.
+
+The guarantees it keeps:
+
+* An intent is written to the repository before the broker sees it, so after a crash every order
+  that may exist at the broker is in the intent log.
+* A client_order_id is sent at most once. A repeat (a batch replayed after a restart, a retried
+  message) is suppressed and counted. After a send whose outcome is unknown (timeout, broker
+  down) the core asks the broker for the order before it ever sends it again.
+* Every broker update is checked against ORDER_TRANSITIONS. A repeated update (same fill_id, or
+  the status the order already has) is ignored and counted; a transition the table does not
+  allow becomes a critical risk event, never a silent drop. A fill in such an update is still
+  booked: the broker is the authority on executions, and losing one would corrupt positions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from actors.execution.broker import Broker, MarketItem
+from actors.execution.order_fsm import OrderFSM
+from cluster.errors import DependencyDown, InvalidTransition, OrderRejected, TemporaryError
+from cluster.records import RiskEvent, Severity
+from cluster.repository import Repository
+from cluster.wire import OrderIntent, OrderStatus, OrderUpdate
+
+_COUNTED_OUTCOMES: frozenset[OrderStatus] = frozenset({"filled", "rejected", "canceled", "expired", "replaced"})
+
+
+@runtime_checkable
+class IntentLookup(Protocol):
+    """Optional repository capability: does the intent log hold this id, open or finished?
+
+    Repository.open_intents() lists only unfinished orders, so without this an intent whose order
+    already finished before a restart would be sent again (a live broker refuses the repeated
+    client_order_id; the simulator would not see it, because it restarts empty too).
+    """
+
+    def has_intent(self, client_order_id: str) -> bool: ...
+
+
+@dataclass(slots=True)
+class _Tracked:
+    intent: OrderIntent | None  # None: an order found at the broker without an intent of ours
+    fsm: OrderFSM
+    last: OrderUpdate | None = None
+
+
+class ExecutionCore:
+    """Sends approved intents once, follows each order's life, books fills; Ray-free and I/O-free."""
+
+    def __init__(self, broker: Broker, repo: Repository, clock: Callable[[], int]) -> None:
+        self._broker = broker
+        self._repo = repo
+        self._clock = clock
+        self._orders: dict[str, _Tracked] = {}
+        self._known_ids: set[str] = {intent.client_order_id for intent in repo.open_intents()}
+        self._unacknowledged: dict[str, OrderIntent] = {}
+        self._seen_fills: set[str] = set()
+        self._errors: list[RiskEvent] = []
+        self._counts: Counter[str] = Counter()
+
+    # ---------------------------------------------------------------- commands
+
+    def submit(self, intents: Sequence[OrderIntent]) -> list[OrderUpdate]:
+        """Record, then send, every intent not seen before; return the broker's updates."""
+        updates: list[OrderUpdate] = []
+        for intent in intents:
+            coid = intent.client_order_id
+            if self._is_known(coid):
+                self._counts["duplicates_suppressed"] += 1
+                continue
+            self._repo.record_intent(intent)
+            self._known_ids.add(coid)
+            self._orders[coid] = _Tracked(intent, OrderFSM())
+            self._counts["submitted"] += 1
+            updates.extend(self._send(intent))
+        return updates
+
+    def retry_unacknowledged(self) -> list[OrderUpdate]:
+        """For each send with an unknown outcome: adopt the broker's order if it exists, else send again."""
+        updates: list[OrderUpdate] = []
+        for coid, intent in list(self._unacknowledged.items()):
+            try:
+                existing = self._broker.get_order(coid)
+            except (TemporaryError, DependencyDown) as exc:
+                self._counts["lookup_failures"] += 1
+                self._error("order_lookup_failed", "warning", f"{coid}: {exc}", client_order_id=coid)
+                continue
+            if existing is not None:
+                del self._unacknowledged[coid]
+                updates.extend(self._apply([existing]))
+            else:
+                self._counts["resent"] += 1
+                updates.extend(self._send(intent))
+        return updates
+
+    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
+        return self._apply(self._broker.cancel(client_order_id))
+
+    def cancel_all(self) -> list[OrderUpdate]:
+        return self._apply(self._broker.cancel_all())
+
+    def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
+        """Let the broker match market data (simulator) and apply the fills it reports."""
+        return self._apply(self._broker.on_market(items))
+
+    def poll(self) -> list[OrderUpdate]:
+        """Apply the updates a live broker's stream delivered since the last poll."""
+        return self._apply(self._broker.poll())
+
+    def on_broker_updates(self, updates: Sequence[OrderUpdate]) -> list[OrderUpdate]:
+        """Validate and record updates from the broker; return those that changed something."""
+        return self._apply(updates)
+
+    def restore(self, open_intents: list[OrderIntent], broker_open: list[OrderUpdate]) -> None:
+        """Rebuild state after a restart from the intent log and the broker's open orders.
+
+        The broker's state wins. An open intent the broker does not list as open may have
+        finished, or may never have been sent: retry_unacknowledged() asks before resending.
+        """
+        at_broker = {update.client_order_id for update in broker_open}
+        for intent in open_intents:
+            coid = intent.client_order_id
+            self._known_ids.add(coid)
+            tracked = self._orders.setdefault(coid, _Tracked(intent, OrderFSM()))
+            if coid not in at_broker and tracked.last is None:
+                self._unacknowledged[coid] = intent
+        for update in broker_open:
+            coid = update.client_order_id
+            found = self._orders.get(coid)
+            if found is not None:
+                tracked = found
+            else:
+                self._counts["unknown_orders"] += 1
+                self._error(
+                    "orphan_broker_order", "warning",
+                    f"broker works {coid} ({update.symbol} {update.side} {update.qty}) without an intent in the log",
+                    client_order_id=coid,
+                )
+                tracked = self._orders[coid] = _Tracked(None, OrderFSM())
+                self._known_ids.add(coid)
+            tracked.fsm = OrderFSM(update.status)
+            tracked.last = update
+            self._unacknowledged.pop(coid, None)
+            self._repo.record_order_update(update)
+        self._counts["restored"] += len(at_broker | {intent.client_order_id for intent in open_intents})
+
+    # ---------------------------------------------------------------- queries
+
+    def open_orders(self) -> list[OrderUpdate]:
+        """Latest state of every order not yet terminal; unacknowledged ones appear as pending_new."""
+        return [
+            tracked.last if tracked.last is not None else _pending_view(tracked.intent)
+            for tracked in self._orders.values()
+            if not tracked.fsm.is_terminal and (tracked.last is not None or tracked.intent is not None)
+        ]
+
+    def order_status(self, client_order_id: str) -> OrderStatus | None:
+        tracked = self._orders.get(client_order_id)
+        return tracked.fsm.state if tracked is not None else None
+
+    def take_errors(self) -> list[RiskEvent]:
+        """Error events since the last call (already written to the repository), for logs and alerts."""
+        errors, self._errors = self._errors, []
+        return errors
+
+    def stats(self) -> dict[str, int]:
+        names = (
+            "submitted", "duplicates_suppressed", "send_failures", "lookup_failures", "resent", "fills",
+            "filled", "rejected", "canceled", "expired", "replaced", "duplicate_updates",
+            "invalid_transitions", "unknown_orders", "restored",
+        )
+        result = {name: self._counts[name] for name in names}
+        result["open"] = sum(1 for tracked in self._orders.values() if not tracked.fsm.is_terminal)
+        result["unacknowledged"] = len(self._unacknowledged)
+        return result
+
+    # ---------------------------------------------------------------- internals
+
+    def _is_known(self, coid: str) -> bool:
+        if coid in self._orders or coid in self._known_ids:
+            return True
+        return isinstance(self._repo, IntentLookup) and self._repo.has_intent(coid)
+
+    def _send(self, intent: OrderIntent) -> list[OrderUpdate]:
+        coid = intent.client_order_id
+        try:
+            updates = self._broker.submit(intent)
+        except OrderRejected as exc:
+            updates = [self._rejection(intent, f"{exc.code}: {exc}")]
+        except (TemporaryError, DependencyDown) as exc:
+            self._unacknowledged[coid] = intent
+            self._counts["send_failures"] += 1
+            self._error(
+                "order_send_failed", "warning",
+                f"{coid}: {exc}; outcome unknown, the broker is asked before any resend",
+                client_order_id=coid,
+            )
+            return []
+        self._unacknowledged.pop(coid, None)
+        return self._apply(updates)
+
+    def _apply(self, updates: Sequence[OrderUpdate]) -> list[OrderUpdate]:
+        applied: list[OrderUpdate] = []
+        for update in updates:
+            result = self._apply_one(update)
+            if result is not None:
+                applied.append(result)
+        return applied
+
+    def _apply_one(self, update: OrderUpdate) -> OrderUpdate | None:
+        coid = update.client_order_id
+        tracked = self._orders.get(coid)
+        if tracked is None:
+            self._counts["unknown_orders"] += 1
+            self._error(
+                "unknown_order_update", "critical",
+                f"update {update.status} for {coid}, which this execution never sent", client_order_id=coid,
+            )
+            return None
+        fill_key = _fill_key(update) if update.last_fill_qty > 0 else None
+        if _is_repeat(tracked, update, fill_key, self._seen_fills):
+            self._counts["duplicate_updates"] += 1
+            return None
+        before = tracked.fsm.state
+        try:
+            after = tracked.fsm.apply(update.status)
+        except InvalidTransition as exc:
+            self._counts["invalid_transitions"] += 1
+            booked = " (its fill is booked)" if fill_key else ""
+            self._error(
+                "invalid_order_transition", "critical",
+                f"{coid}: broker reported {exc}{booked}; order state kept as {before}",
+                client_order_id=coid, broker_order_id=update.broker_order_id, ts_ns=update.ts_ns,
+            )
+            if fill_key is None:
+                return None
+            self._book_fill(fill_key, update)
+            return update
+        recorded = update if after == update.status else msgspec.structs.replace(update, status=after)
+        tracked.last = recorded
+        self._repo.record_order_update(recorded)
+        if fill_key is not None:
+            self._book_fill(fill_key, recorded)
+        if after != before and after in _COUNTED_OUTCOMES:
+            self._counts[after] += 1
+        return recorded
+
+    def _book_fill(self, fill_key: str, update: OrderUpdate) -> None:
+        self._seen_fills.add(fill_key)
+        self._repo.record_fill(update)
+        self._counts["fills"] += 1
+
+    def _rejection(self, intent: OrderIntent, reason: str) -> OrderUpdate:
+        return OrderUpdate(
+            client_order_id=intent.client_order_id, broker_order_id="", symbol=intent.symbol,
+            side=intent.side, status="rejected", qty=intent.qty, filled_qty=Decimal(0),
+            ts_ns=self._clock(), correlation_id=intent.correlation_id, reason=reason,
+        )
+
+    def _error(self, event_type: str, severity: Severity, message: str, **metadata: Any) -> None:
+        event = RiskEvent(
+            event_type=event_type, severity=severity, message=message,
+            occurred_at_ns=self._clock(), metadata=metadata,
+        )
+        self._errors.append(event)
+        self._repo.record_risk_event(event)
+
+
+def _fill_key(update: OrderUpdate) -> str:
+    """The fill's identity: the broker's fill id, else the cumulative quantity it brought the order to."""
+    return update.fill_id or f"{update.client_order_id}:{update.filled_qty}"
+
+
+def _is_repeat(tracked: _Tracked, update: OrderUpdate, fill_key: str | None, seen_fills: set[str]) -> bool:
+    if fill_key is not None:
+        return fill_key in seen_fills
+    known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
+    return update.status == tracked.fsm.state and update.filled_qty == known_filled
+
+
+def _pending_view(intent: OrderIntent | None) -> OrderUpdate:
+    assert intent is not None  # open_orders() filters orders with neither an intent nor an update
+    return OrderUpdate(
+        client_order_id=intent.client_order_id, broker_order_id="", symbol=intent.symbol, side=intent.side,
+        status="pending_new", qty=intent.qty, filled_qty=Decimal(0), ts_ns=intent.ts_ns,
+        correlation_id=intent.correlation_id,
+    )
