@@ -15,6 +15,7 @@ from cluster.errors import TradingError
 from cluster.records import DailyPnlRow, PositionRow
 
 ZERO = Decimal(0)
+COST_QUANTUM = Decimal("1e-12")  # rounding of the cost taken out by a partial close
 
 
 class AccountingError(TradingError):
@@ -80,9 +81,10 @@ class Portfolio:
         new = old + signed
         closing = old != 0 and (old > 0) != (signed > 0)
         if closing:
-            # The cost taken out may be rounded; realized uses the same number, so cash + cost stays exact.
+            # The cost taken out is rounded to COST_QUANTUM; realized uses the same number, so cash + cost
+            # stays exact, and every amount keeps few enough digits for sums to stay exact too.
             closed = min(abs(old), qty)
-            removed = pos.cost if closed == abs(old) else pos.cost * closed / abs(old)
+            removed = pos.cost if closed == abs(old) else (pos.cost * closed / abs(old)).quantize(COST_QUANTUM)
             direction = 1 if old > 0 else -1
             realized += closed * price * direction - removed
             pos.cost -= removed
