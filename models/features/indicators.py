@@ -224,11 +224,8 @@ class RollingStats:
         if self._same_run >= self.window:
             self.std = 0.0
             return
-        squares = 0.0
-        for x in buffer:
-            d = x - mean
-            squares += d * d
-        self.std = math.sqrt(squares / (self.window - self.ddof))
+        deviations = [x - mean for x in buffer]
+        self.std = math.sqrt(math.sumprod(deviations, deviations) / (self.window - self.ddof))
 
     @property
     def value(self) -> float:

@@ -47,9 +47,8 @@ class StreamingFeatures:
             self._volatility.update(math.log(close / closes[-1]))
         closes.append(close)
         depth = len(closes)
-        self._returns = tuple(
-            math.log(close / closes[-1 - lag]) if lag < depth else NAN for lag in self._lags
-        )
+        log = math.log
+        self._returns = tuple([log(close / closes[-1 - lag]) if lag < depth else NAN for lag in self._lags])
         volume_stats = self._volume
         volume_stats.update(volume)
         if volume_stats.initialized:
