@@ -1,0 +1,214 @@
+"""AlpacaBroker: the Broker interface (actors/execution/broker.py) over Alpaca REST v2.
+
+The execution core is synchronous, aiohttp is not: a private asyncio loop in a daemon thread owns
+the HTTP session and the trade_updates websocket, and every facade method hands a coroutine to it
+with run_coroutine_threadsafe. All bookkeeping (the OrderTracker) runs on that loop only, so it
+needs no locks; poll() drains a thread-safe queue filled from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Coroutine, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import aiohttp
+
+from actors.execution.alpaca_rest import AlpacaClientConfig, AlpacaRest
+from actors.execution.alpaca_stream import TradeUpdatesStream
+from actors.execution.alpaca_updates import OrderTracker, event_to_update, order_to_update
+from actors.execution.broker import MarketItem
+from actors.execution.rate_limit import monotonic_budget
+from cluster.errors import DependencyDown, OrderRejected, TemporaryError
+from cluster.wire import OrderIntent, OrderUpdate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def order_payload(intent: OrderIntent) -> dict[str, Any]:
+    """The POST /v2/orders body; decimals go as strings so no precision is lost."""
+    payload: dict[str, Any] = {
+        "symbol": intent.symbol, "qty": str(intent.qty), "side": intent.side, "type": intent.order_type,
+        "time_in_force": intent.time_in_force, "client_order_id": intent.client_order_id,
+    }
+    if intent.limit_price is not None:
+        payload["limit_price"] = str(intent.limit_price)
+    if intent.stop_price is not None:
+        payload["stop_price"] = str(intent.stop_price)
+    return payload
+
+
+class AlpacaBroker:
+    def __init__(self, config: AlpacaClientConfig, *, stream: bool = True, call_timeout_s: float = 60.0) -> None:
+        self.config = config
+        self._want_stream = stream
+        self._call_timeout_s = call_timeout_s
+        self._updates: queue.Queue[OrderUpdate] = queue.Queue()
+        self._tracker = OrderTracker()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-broker", daemon=True)
+        self._session: aiohttp.ClientSession | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self.rest: AlpacaRest
+        self.stream: TradeUpdatesStream | None = None
+
+    # ---- life cycle ----------------------------------------------------------------------------
+    def start(self, wait_for_stream_s: float = 10.0) -> AlpacaBroker:
+        """Start the loop; with a stream, wait until it is authorized and listening."""
+        self._thread.start()
+        self._call(self._open())
+        if self.stream is not None and wait_for_stream_s > 0:
+            self._call(self._wait_stream(wait_for_stream_s))
+        return self
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> AlpacaBroker:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    async def _open(self) -> None:
+        self._session = aiohttp.ClientSession()
+        budget = monotonic_budget(self.config.rate_limit, self.config.rate_window_s)
+        self.rest = AlpacaRest(self.config, self._session, budget)
+        if self._want_stream:
+            self.stream = TradeUpdatesStream(self.config, self._session, self._on_event, self._reconcile)
+            self._stream_task = asyncio.get_running_loop().create_task(self.stream.run_forever())
+
+    async def _wait_stream(self, timeout_s: float) -> None:
+        assert self.stream is not None and self._stream_task is not None
+        waiter = asyncio.ensure_future(self.stream.connected.wait())
+        done, _ = await asyncio.wait({waiter, self._stream_task}, timeout=timeout_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._stream_task in done:
+            waiter.cancel()
+            self._stream_task.result()  # raises the ConfigError that ended it
+        if waiter not in done:
+            waiter.cancel()
+            raise DependencyDown(f"trade_updates stream not connected within {timeout_s}s: {self.stream.last_problem}")
+
+    async def _close(self) -> None:
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            await asyncio.gather(self._stream_task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self._call_timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise TemporaryError(f"Alpaca call did not finish within {self._call_timeout_s}s") from None
+
+    # ---- stream side (runs on the loop) ---------------------------------------------------------
+    def _on_event(self, data: dict[str, Any]) -> None:
+        cid = str(data.get("order", {}).get("client_order_id", ""))
+        update = event_to_update(data, self._tracker.correlation.get(cid, ""))
+        self._emit(update)
+
+    def _emit(self, update: OrderUpdate | None) -> OrderUpdate | None:
+        admitted = None if update is None else self._tracker.admit(update)
+        if admitted is not None:
+            self._updates.put(admitted)
+        return admitted
+
+    async def _reconcile(self) -> None:
+        """After a (re)connect, fetch every unfinished order: events sent while we were away."""
+        for cid in self._tracker.unfinished():
+            try:
+                order = await self.rest.order_by_client_id(cid)
+            except (TemporaryError, DependencyDown) as exc:
+                log.warning("reconcile of %s failed: %s", cid, exc)
+                continue
+            if order is not None:
+                self._emit(order_to_update(order))
+
+    # ---- Broker interface -----------------------------------------------------------------------
+    def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
+        return self._call(self._submit(intent))
+
+    async def _submit(self, intent: OrderIntent) -> list[OrderUpdate]:
+        self._tracker.correlation[intent.client_order_id] = intent.correlation_id
+        try:
+            order = await self.rest.submit_order(order_payload(intent))
+        except OrderRejected as exc:
+            rejected = OrderUpdate(
+                client_order_id=intent.client_order_id, broker_order_id="", symbol=intent.symbol,
+                side=intent.side, status="rejected", qty=intent.qty, filled_qty=Decimal(0),
+                ts_ns=time.time_ns(), correlation_id=intent.correlation_id, reason=str(exc),
+            )
+            admitted = self._tracker.admit(rejected)
+            return [admitted] if admitted is not None else []
+        admitted = self._tracker.admit(_require(order_to_update(order, intent.correlation_id)))
+        return [admitted] if admitted is not None else []
+
+    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
+        """DELETE returns 204 and the outcome arrives on trade_updates (poll), as at Alpaca."""
+        return self._call(self._cancel(client_order_id))
+
+    async def _cancel(self, client_order_id: str) -> list[OrderUpdate]:
+        order = await self.rest.order_by_client_id(client_order_id)
+        if order is not None:
+            await self.rest.cancel(order["id"])
+        return []
+
+    def cancel_all(self) -> list[OrderUpdate]:
+        self._call(self.rest.cancel_all())
+        return []
+
+    def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
+        return []
+
+    def poll(self) -> list[OrderUpdate]:
+        drained: list[OrderUpdate] = []
+        while True:
+            try:
+                drained.append(self._updates.get_nowait())
+            except queue.Empty:
+                return drained
+
+    def get_order(self, client_order_id: str) -> OrderUpdate | None:
+        return self._call(self._get_order(client_order_id))
+
+    async def _get_order(self, client_order_id: str) -> OrderUpdate | None:
+        order = await self.rest.order_by_client_id(client_order_id)
+        if order is None:
+            return None
+        update = _require(order_to_update(order, self._tracker.correlation.get(client_order_id, "")))
+        return self._tracker.admit(update) or update
+
+    def open_orders(self) -> list[OrderUpdate]:
+        orders = self._call(self.rest.list_orders("open"))
+        updates = (order_to_update(o, self._tracker.correlation.get(o["client_order_id"], "")) for o in orders)
+        return [u for u in updates if u is not None]
+
+    # ---- account views (not part of Broker) ---------------------------------------------------
+    def account(self) -> dict[str, Any]:
+        return self._call(self.rest.account())
+
+    def positions(self) -> list[dict[str, Any]]:
+        return self._call(self.rest.positions())
+
+    def clock(self) -> dict[str, Any]:
+        return self._call(self.rest.clock())
+
+
+def _require(update: OrderUpdate | None) -> OrderUpdate:
+    if update is None:
+        raise TemporaryError("broker reported an order status the cluster does not model yet")
+    return update

@@ -1,0 +1,195 @@
+"""Async Alpaca REST v2 trading calls with the request budget, error translation and retries.
+
+Only calls that are safe to repeat are retried (reads, cancels). An order POST is never sent
+twice blindly: after a timeout, 5xx or 429 the client first asks GET /v2/orders:by_client_order_id,
+and sends again (with the same client_order_id) only when the broker has no such order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from actors.execution.alpaca_errors import CODE_DUPLICATE_OR_INVALID, NotFound, translate_http_error
+from actors.execution.rate_limit import AsyncRequestBudget
+from cluster.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
+from cluster.settings import AlpacaSettings
+
+log = logging.getLogger(__name__)
+_RETRYABLE = (TemporaryError, DependencyDown)
+
+
+@dataclass(frozen=True, slots=True)
+class AlpacaClientConfig:
+    trading_url: str
+    key_id: str
+    secret_key: str
+    rate_limit: int = 200  # requests per window (Alpaca: 200/min per account)
+    rate_window_s: float = 60.0
+    attempts: int = 3
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 4.0
+    timeout_s: float = 10.0
+    stream_url: str | None = None  # default: trading_url with ws scheme + /stream
+    reconnect_max_s: float = 30.0
+
+    @property
+    def trade_stream_url(self) -> str:
+        if self.stream_url:
+            return self.stream_url
+        return self.trading_url.replace("https://", "wss://").replace("http://", "ws://").rstrip("/") + "/stream"
+
+    @classmethod
+    def from_settings(cls, settings: AlpacaSettings) -> AlpacaClientConfig:
+        if settings.key_id is None or settings.secret_key is None:
+            raise ConfigError("alpaca.key_id and alpaca.secret_key are required for the alpaca broker")
+        return cls(settings.trading_url, settings.key_id.get_secret_value(), settings.secret_key.get_secret_value())
+
+
+class AlpacaRest:
+    def __init__(
+        self,
+        config: AlpacaClientConfig,
+        session: aiohttp.ClientSession,
+        budget: AsyncRequestBudget,
+        *,
+        jitter: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._budget = budget
+        self._jitter = jitter
+        self._sleep = sleep
+        self._headers = {"APCA-API-KEY-ID": config.key_id, "APCA-API-SECRET-KEY": config.secret_key}
+        self.post_attempts = 0  # order POSTs actually sent (observability and tests)
+
+    # ---- one attempt ----------------------------------------------------------------------
+    async def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                    body: dict[str, Any] | None = None) -> Any:
+        await self._budget.acquire()
+        what = f"{method} {path}"
+        url = self._config.trading_url.rstrip("/") + path
+        try:
+            async with self._session.request(
+                method, url, params=params, json=body, headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self._config.timeout_s),
+            ) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    error = translate_http_error(response.status, text, response.headers, what, time.time())
+                    if isinstance(error, RateLimited):
+                        self._budget.pause_for(error.retry_after_s)
+                    raise error
+                if response.status == 204 or not text:
+                    return None
+                return json.loads(text)
+        except TimeoutError as exc:
+            raise TemporaryError(f"{what}: no answer within {self._config.timeout_s}s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise DependencyDown(f"{what}: Alpaca unreachable at {self._config.trading_url}: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(f"{what}: connection failed mid-request: {exc}") from exc
+        except ValueError as exc:
+            raise TemporaryError(f"{what}: answer is not JSON: {exc}") from exc
+
+    async def _backoff(self, attempt: int, error: Exception) -> None:
+        if isinstance(error, RateLimited):
+            return  # the budget is paused until the server's reset; acquire() waits
+        delay = min(self._config.backoff_max_s, self._config.backoff_base_s * 2**attempt)
+        await self._sleep(delay * (0.5 + self._jitter() / 2))
+
+    async def _retrying(self, method: str, path: str, *, params: dict[str, str] | None = None) -> Any:
+        last: Exception | None = None
+        for attempt in range(self._config.attempts):
+            try:
+                return await self._send(method, path, params=params)
+            except _RETRYABLE as exc:
+                log.warning("attempt %d of %s %s failed: %s", attempt + 1, method, path, exc)
+                last = exc
+                if attempt + 1 < self._config.attempts:
+                    await self._backoff(attempt, exc)
+        assert last is not None
+        raise last
+
+    # ---- reads -------------------------------------------------------------------------------
+    async def account(self) -> dict[str, Any]:
+        return await self._retrying("GET", "/v2/account")
+
+    async def clock(self) -> dict[str, Any]:
+        return await self._retrying("GET", "/v2/clock")
+
+    async def positions(self) -> list[dict[str, Any]]:
+        return await self._retrying("GET", "/v2/positions")
+
+    async def list_orders(self, status: str = "open", limit: int = 500) -> list[dict[str, Any]]:
+        return await self._retrying("GET", "/v2/orders", params={"status": status, "limit": str(limit)})
+
+    async def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
+        try:
+            return await self._retrying(
+                "GET", "/v2/orders:by_client_order_id", params={"client_order_id": client_order_id}
+            )
+        except NotFound:
+            return None
+
+    # ---- writes ------------------------------------------------------------------------------
+    async def submit_order(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST once; after a doubtful failure look the order up before sending it again."""
+        cid = payload["client_order_id"]
+        last: Exception | None = None
+        for attempt in range(self._config.attempts):
+            if attempt > 0:
+                try:
+                    existing = await self._send(
+                        "GET", "/v2/orders:by_client_order_id", params={"client_order_id": cid}
+                    )
+                    log.info("order %s already exists after a failed submit; not sending again", cid)
+                    return existing
+                except NotFound:
+                    pass  # the broker never saw it: sending again is safe
+                except _RETRYABLE as exc:
+                    last = exc
+                    await self._backoff(attempt, exc)
+                    continue  # cannot tell whether it exists: do not send
+            try:
+                self.post_attempts += 1
+                return await self._send("POST", "/v2/orders", body=payload)
+            except OrderRejected as exc:
+                if exc.code != str(CODE_DUPLICATE_OR_INVALID):
+                    raise
+                # 40010001 is also every other validation error: only an existing order resolves it
+                found = await self.order_by_client_id(cid)
+                if found is None:
+                    raise
+                return found
+            except _RETRYABLE as exc:
+                log.warning("submit %s attempt %d failed: %s", cid, attempt + 1, exc)
+                last = exc
+                if attempt + 1 < self._config.attempts:
+                    await self._backoff(attempt, exc)
+        assert last is not None
+        raise last
+
+    async def cancel(self, order_id: str) -> bool:
+        """True when the cancel was accepted (204); False when the order is not cancelable/unknown."""
+        try:
+            await self._retrying("DELETE", f"/v2/orders/{order_id}")
+            return True
+        except NotFound:
+            return False
+        except OrderRejected as exc:
+            if exc.code == "42210000":
+                return False
+            raise
+
+    async def cancel_all(self) -> list[dict[str, Any]]:
+        return await self._retrying("DELETE", "/v2/orders") or []

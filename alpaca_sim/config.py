@@ -1,0 +1,25 @@
+"""The simulator's own settings (it is a separate program, so not part of the cluster's tree)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    key_id: str = "sim-key"
+    secret_key: str = "sim-secret"
+    data_files: tuple[str, ...] = ()
+    speed: float = 0.0  # replayed seconds per wall second; 0 = only POST /admin/step advances the replay
+    start: str | None = None  # RFC-3339 or date: events before it are skipped
+    rate_limit: int = 200  # requests per window per key (Alpaca: 200/min)
+    rate_window_s: float = 60.0
+    initial_cash: Decimal = Decimal(100_000)
+    allow_short: bool = False
+    post_status: Literal["new", "accepted"] = "new"  # status answered by POST /v2/orders
+    auth_timeout_s: float = 10.0  # market-data streams close unauthenticated sockets after this
+    max_queued_frames: int = 1024  # per websocket; a slower client gets error 407 and is dropped
+    tick_interval_s: float = 0.05
+    faults: tuple[dict[str, Any], ...] = field(default_factory=tuple)

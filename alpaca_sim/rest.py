@@ -1,0 +1,198 @@
+"""Trading REST v2 handlers (docs/alpaca-protocol.md A1) over the matching engine."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from alpaca_sim.core import SimCore
+from alpaca_sim.models import (
+    CODE_NOT_FOUND,
+    CODE_VALIDATION,
+    OrderRequest,
+    SimRejection,
+    order_json,
+    parse_order_request,
+    position_json,
+)
+from alpaca_sim.timefmt import format_new_york, format_utc, market_session_ns, parse_rfc3339_ns
+
+CORE: web.AppKey[SimCore] = web.AppKey("core", SimCore)
+
+
+def json_response(body: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/v2/account", account),
+        web.get("/v2/clock", clock),
+        web.post("/v2/orders", submit_order),
+        web.get("/v2/orders", list_orders),
+        web.delete("/v2/orders", cancel_all),
+        web.get("/v2/orders:by_client_order_id", order_by_client_id),
+        web.get("/v2/orders/{order_id}", get_order),
+        web.delete("/v2/orders/{order_id}", cancel_order),
+        web.get("/v2/positions", list_positions),
+        web.delete("/v2/positions", close_all_positions),
+        web.get("/v2/positions/{symbol}", get_position),
+        web.delete("/v2/positions/{symbol}", close_position),
+    ]
+
+
+async def account(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    engine = core.engine
+    long_value = sum((p.qty * p.last_price for p in engine.positions.values() if p.qty > 0), Decimal(0))
+    short_value = sum((p.qty * p.last_price for p in engine.positions.values() if p.qty < 0), Decimal(0))
+    equity = engine.cash + long_value + short_value
+    money = {k: _money(v) for k, v in {
+        "cash": engine.cash, "buying_power": engine.buying_power(), "regt_buying_power": engine.buying_power(),
+        "daytrading_buying_power": Decimal(0), "non_marginable_buying_power": engine.buying_power(),
+        "options_buying_power": Decimal(0), "equity": equity, "last_equity": equity, "portfolio_value": equity,
+        "long_market_value": long_value, "short_market_value": short_value, "initial_margin": Decimal(0),
+        "maintenance_margin": Decimal(0), "last_maintenance_margin": Decimal(0), "sma": Decimal(0),
+        "accrued_fees": Decimal(0), "pending_transfer_in": Decimal(0), "pending_transfer_out": Decimal(0),
+    }.items()}
+    return json_response({
+        "id": core.account_id, "account_number": "PA0SIMULATOR", "status": "ACTIVE", "crypto_status": "ACTIVE",
+        "currency": "USD", "multiplier": "1", "daytrade_count": 0, "pattern_day_trader": False,
+        "trading_blocked": False, "transfers_blocked": False, "account_blocked": False,
+        "trade_suspended_by_user": False, "shorting_enabled": engine.allow_short,
+        "created_at": format_utc(core.replay.now_ns), "options_approved_level": 0, "options_trading_level": 0,
+        **money,
+    })
+
+
+async def clock(request: web.Request) -> web.Response:
+    now = request.app[CORE].replay.now_ns
+    is_open, next_open, next_close = market_session_ns(now)
+    return json_response({
+        "timestamp": format_new_york(now), "is_open": is_open,
+        "next_open": format_new_york(next_open), "next_close": format_new_york(next_close),
+    })
+
+
+async def submit_order(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise SimRejection(422, CODE_VALIDATION, "request body is not valid JSON") from None
+    snapshot = core.submit(parse_order_request(body))
+    if core.config.post_status == "accepted":
+        snapshot = {**snapshot, "status": "accepted"}
+    return json_response(snapshot)
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    engine = request.app[CORE].engine
+    query = request.query
+    status = query.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        raise SimRejection(422, CODE_VALIDATION, f"invalid status: {status}")
+    limit = _int_param(query.get("limit", "50"), "limit", 1, 500)
+    symbols = {s for s in query.get("symbols", "").split(",") if s}
+    after = parse_rfc3339_ns(query["after"]) if "after" in query else None
+    until = parse_rfc3339_ns(query["until"]) if "until" in query else None
+    chosen = [
+        o for o in engine.orders.values()
+        if (status == "all" or (status == "open") == o.is_open)
+        and (not symbols or o.symbol in symbols)
+        and query.get("side", o.side) == o.side
+        and (after is None or o.created_ns > after)
+        and (until is None or o.created_ns < until)
+    ]
+    chosen.sort(key=lambda o: o.created_ns, reverse=query.get("direction", "desc") == "desc")
+    return json_response([order_json(o) for o in chosen[:limit]])
+
+
+async def order_by_client_id(request: web.Request) -> web.Response:
+    cid = request.query.get("client_order_id", "")
+    return json_response(order_json(request.app[CORE].engine.order_by_client_id(cid)))
+
+
+async def get_order(request: web.Request) -> web.Response:
+    return json_response(order_json(request.app[CORE].engine.order(request.match_info["order_id"])))
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    request.app[CORE].cancel(request.match_info["order_id"])
+    return web.Response(status=204)
+
+
+async def cancel_all(request: web.Request) -> web.Response:
+    return json_response(request.app[CORE].cancel_all(), status=207)
+
+
+async def list_positions(request: web.Request) -> web.Response:
+    positions = request.app[CORE].engine.positions.values()
+    return json_response([position_json(p) for p in sorted(positions, key=lambda p: p.symbol)])
+
+
+async def get_position(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    return json_response(position_json(core.engine.positions[core.position_symbol(request.match_info["symbol"])]))
+
+
+async def close_position(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    symbol = core.position_symbol(request.match_info["symbol"])
+    held = core.engine.positions[symbol].qty
+    qty = abs(held)
+    if "qty" in request.query:
+        qty = min(qty, _decimal_param(request.query["qty"], "qty"))
+    elif "percentage" in request.query:
+        pct = _decimal_param(request.query["percentage"], "percentage")
+        if pct > 100:
+            raise SimRejection(422, CODE_VALIDATION, "percentage must be between 0 and 100")
+        qty = (qty * pct / 100).quantize(Decimal("0.000000001"))
+    side = "sell" if held > 0 else "buy"
+    return json_response(core.submit(OrderRequest(symbol, qty, side, "market", "day", None, None, None)))
+
+
+async def close_all_positions(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    if request.query.get("cancel_orders", "false").lower() == "true":
+        core.cancel_all()
+    results: list[dict[str, Any]] = []
+    for symbol, position in sorted(core.engine.positions.items()):
+        side = "sell" if position.qty > 0 else "buy"
+        try:
+            order = core.submit(OrderRequest(symbol, abs(position.qty), side, "market", "day", None, None, None))
+            results.append({"symbol": symbol, "status": 200, "body": order})
+        except SimRejection as exc:
+            results.append({"symbol": symbol, "status": exc.http_status, "body": {**exc.body, "symbol": symbol}})
+    return json_response(results, status=207)
+
+
+def _int_param(raw: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SimRejection(422, CODE_VALIDATION, f"invalid {name}: {raw}") from None
+    if not low <= value <= high:
+        raise SimRejection(422, CODE_VALIDATION, f"{name} must be between {low} and {high}")
+    return value
+
+
+def _decimal_param(raw: str, name: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SimRejection(422, CODE_VALIDATION, f"invalid {name}: {raw}") from None
+    if not value.is_finite() or value <= 0:
+        raise SimRejection(422, CODE_VALIDATION, f"{name} must be positive")
+    return value
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+def not_found(message: str) -> SimRejection:
+    return SimRejection(404, CODE_NOT_FOUND, message)
