@@ -23,6 +23,7 @@ Row = list[str]
 
 NS_PER_S: Final = 1_000_000_000
 NS_PER_DAY: Final = 86_400 * NS_PER_S
+_INF: Final = float("inf")
 
 TRADE_BARS: Final = "symbol,timestamp,open,high,low,close,volume"
 QUOTE_BARS: Final = (
@@ -60,24 +61,45 @@ def _day_ns(day: str) -> int:
     return value
 
 
+_hour_ns_cache: dict[str, int] = {}
+
+
+def _hour_ns(text: str) -> int:
+    """ns of 'YYYY-MM-DDTHH' (cached: rows of one hour share it)."""
+    cached = _hour_ns_cache.get(text)
+    if cached is not None:
+        return cached
+    hour = text[11:13]
+    if text[10] != "T" or not hour.isdecimal() or not hour.isascii() or int(hour) > 23:
+        raise RowError("is not RFC-3339 UTC")
+    if len(_hour_ns_cache) > 100_000:
+        _hour_ns_cache.clear()
+    value = _hour_ns_cache[text] = _day_ns(text[:10]) + int(hour) * 3600 * NS_PER_S
+    return value
+
+
 def parse_utc_ns(text: str) -> int:
     """RFC-3339 UTC 'YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z' -> int ns since the epoch."""
     size = len(text)
-    if size < 20 or text[10] != "T" or text[13] != ":" or text[16] != ":" or text[-1] != "Z":
+    minute_second = text[14:16] + text[17:19]
+    if (
+        size < 20 or text[13] != ":" or text[16] != ":" or text[-1] != "Z"
+        or not minute_second.isdecimal() or not minute_second.isascii()
+    ):
         raise RowError(f"timestamp {text!r} is not RFC-3339 UTC")
-    clock = text[11:13] + text[14:16] + text[17:19]
-    if not clock.isdecimal() or not clock.isascii():
-        raise RowError(f"timestamp {text!r} is not RFC-3339 UTC")
-    hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), int(clock[4:])
-    if hours > 23 or minutes > 59 or seconds > 59:
+    minutes, seconds = divmod(int(minute_second), 100)
+    if minutes > 59 or seconds > 59:
         raise RowError(f"timestamp {text!r} has an impossible time of day")
-    fraction_ns = 0
+    try:
+        ns = _hour_ns(text[:13]) + (minutes * 60 + seconds) * NS_PER_S
+    except RowError as exc:
+        raise RowError(f"timestamp {text!r} {exc}") from None
     if size > 20:
         fraction = text[20:-1]
         if text[19] != "." or not 1 <= len(fraction) <= 9 or not fraction.isdecimal() or not fraction.isascii():
             raise RowError(f"timestamp {text!r} is not RFC-3339 UTC")
-        fraction_ns = int(fraction) * 10 ** (9 - len(fraction))
-    return _day_ns(text[:10]) + (hours * 3600 + minutes * 60 + seconds) * NS_PER_S + fraction_ns
+        ns += int(fraction) * 10 ** (9 - len(fraction))
+    return ns
 
 
 def _number(text: str, name: str) -> float:
@@ -104,7 +126,17 @@ def _ohlc(row: Row, first: int, name: str) -> tuple[float, float, float, float]:
     return o, h, lo, c
 
 
+# Each parser tries a fast path (plain float() and one chained comparison, which NaN also fails)
+# and only on failure re-checks field by field to name the precise reason.
+
+
 def _trade_bar(row: Row, ts_ns: int) -> Bar:
+    try:
+        o, h, lo, c, v = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
+        if 0 <= lo <= o <= h < _INF and lo <= c <= h and 0 <= v < _INF:
+            return Bar(row[0], ts_ns, o, h, lo, c, v)
+    except ValueError:
+        pass
     o, h, lo, c = _ohlc(row, 2, "")
     return Bar(row[0], ts_ns, o, h, lo, c, _number(row[6], "volume"))
 
@@ -112,18 +144,33 @@ def _trade_bar(row: Row, ts_ns: int) -> Bar:
 def _daily_bar(row: Row, ts_ns: int) -> Bar:
     if row[2][:10] != row[1]:
         raise RowError(f"date {row[1]!r} does not match timestamp {row[2]!r}")
-    o, h, lo, c = _ohlc(row, 3, "")
-    return Bar(row[0], ts_ns, o, h, lo, c, _number(row[7], "volume"))
+    return _trade_bar([row[0], row[2], *row[3:]], ts_ns)
 
 
 def _quote_bar(row: Row, ts_ns: int) -> Quote:
     """The quote in force at the bar's start: open bid/ask (sizes are the file's, taken at bar close)."""
+    try:
+        bo, bh, bl, bc, bs = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
+        ao, ah, al, ac, az = float(row[7]), float(row[8]), float(row[9]), float(row[10]), float(row[11])
+        if (
+            0 <= bl <= bo <= bh < _INF and bl <= bc <= bh and 0 <= bs < _INF
+            and 0 <= al <= ao <= ah < _INF and al <= ac <= ah and 0 <= az < _INF
+        ):
+            return Quote(row[0], ts_ns, bo, bs, ao, az)
+    except ValueError:
+        pass
     bid = _ohlc(row, 2, "bid_")[0]
     ask = _ohlc(row, 7, "ask_")[0]
     return Quote(row[0], ts_ns, bid, _number(row[6], "bid_size"), ask, _number(row[11], "ask_size"))
 
 
 def _trade_tick(row: Row, ts_ns: int) -> Trade:
+    try:
+        price, size = float(row[2]), float(row[3])
+        if 0 <= price < _INF and 0 <= size < _INF:
+            return Trade(row[0], ts_ns, price, size, row[4])
+    except ValueError:
+        pass
     return Trade(row[0], ts_ns, _number(row[2], "price"), _number(row[3], "size"), row[4])
 
 

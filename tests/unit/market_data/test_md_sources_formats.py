@@ -134,3 +134,23 @@ def test_typed_reader_when_file_has_other_format_then_data_error():
     # Act / Assert
     with pytest.raises(DataError, match="not the expected"):
         read_trade_bars(EQUITY_QUOTE_BARS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2013-10-07 13:30:00Z",
+        "2013-10-07T13:30:00",
+        "2013-10-07T13:30:00+00:00",
+        "2013-10-07T24:00:00Z",
+        "2013-10-07T13:60:00Z",
+        "2013-10-07T13:30:00.Z",
+        "2013-10-07T13:30:00.1234567890Z",
+        "2013-02-30T13:30:00Z",
+        "2013-1-07T13:30:00Z",
+        "2013-10-07T1a:30:00Z",
+    ],
+)
+def test_parse_utc_ns_when_not_rfc3339_utc_then_rejected(text):
+    with pytest.raises(ValueError):
+        parse_utc_ns(text)
