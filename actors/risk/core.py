@@ -345,16 +345,16 @@ class RiskCore:
         return events
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain values for status views (Decimals as strings)."""
+        """Plain values for status views: account totals in cents, rows exact (Decimals as strings)."""
         book = self.portfolio
         return {
             "trading_date": book.trading_date,
             "breaker": msgspec.to_builtins(self.breaker.to_record()),
             "positions": msgspec.to_builtins(book.positions()),
-            "cash": str(book.cash),
-            "equity": str(book.equity()),
-            "exposure": str(book.exposure()),
-            "worst_case_exposure": str(self.worst_case_exposure()),
+            "cash": f"{book.cash:.2f}",
+            "equity": f"{book.equity():.2f}",
+            "exposure": f"{book.exposure():.2f}",
+            "worst_case_exposure": f"{self.worst_case_exposure():.2f}",
             "pnl": msgspec.to_builtins(book.daily_pnl_row()),
             "open_positions": len(book.open_symbols()),
             "pending_orders": len(self._pending),
