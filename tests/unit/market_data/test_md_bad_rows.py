@@ -138,3 +138,18 @@ def test_reader_when_every_row_of_a_shipped_file_is_read_then_no_errors_are_repo
             pass
     # Assert
     assert errors == []
+
+
+def test_quote_bars_when_ask_high_below_ask_low_then_reason_names_the_ask_side(tmp_path):
+    # Arrange: the first real SPY quote bar has ask high 167.87 and ask low 167.6; swap them
+    lines = _real_lines("us_equity_minute_quote_bars.csv")
+    cells = lines[1].split(",")
+    cells[8], cells[9] = cells[9], cells[8]
+    path = tmp_path / "quotes.csv"
+    path.write_text("\n".join(_with_line(lines, 2, ",".join(cells))) + "\n")
+    errors: list[DataError] = []
+    # Act
+    delivered = list(read_file(path, on_error=errors.append))
+    # Assert
+    assert [(e.line, e.reason) for e in errors] == [(2, "ask_high 167.6 < ask_low 167.87")]
+    assert len(delivered) == ROWS_TAKEN - 1
