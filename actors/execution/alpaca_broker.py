@@ -75,7 +75,7 @@ class AlpacaBroker:
         self._thread.join(timeout=5)
 
     def __enter__(self) -> AlpacaBroker:
-        return self.start()
+        return self if self._thread.is_alive() else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.close()

@@ -1,0 +1,112 @@
+"""Run the simulator in-process on a free loopback port, in its own thread and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from actors.execution.alpaca_rest import AlpacaClientConfig
+from alpaca_sim import SimConfig, create_app
+from alpaca_sim.data import load_timeline
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+TRADE_BARS = DATA / "us_equity_minute_trade_bars.csv"
+QUOTE_BARS = DATA / "us_equity_minute_quote_bars.csv"
+START = "2013-10-07T13:25:00Z"
+_TIMELINE = load_timeline([TRADE_BARS, QUOTE_BARS])
+
+
+def csv_row(path: Path, symbol: str, timestamp: str) -> dict[str, str]:
+    """The raw CSV row, read independently of the simulator's reader."""
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["symbol"] == symbol and row["timestamp"] == timestamp:
+                return row
+    raise LookupError(f"{symbol} {timestamp} not in {path.name}")
+
+
+@dataclass
+class RunningSim:
+    port: int
+    config: SimConfig
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def raw(self, method: str, path: str, body: dict[str, Any] | None = None,
+            secret: str | None = None) -> tuple[int, dict[str, str], Any]:
+        headers = {"APCA-API-KEY-ID": self.config.key_id,
+                   "APCA-API-SECRET-KEY": secret or self.config.secret_key, "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read()
+                return response.status, dict(response.headers), json.loads(text) if text else None
+        except urllib.error.HTTPError as err:
+            text = err.read()
+            return err.code, dict(err.headers), json.loads(text) if text else None
+
+    def client_config(self, **changes: Any) -> AlpacaClientConfig:
+        base = AlpacaClientConfig(self.url, self.config.key_id, self.config.secret_key,
+                                  backoff_base_s=0.02, backoff_max_s=0.1, timeout_s=5.0)
+        return replace(base, **changes)
+
+
+def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any]) -> None:
+    loop = asyncio.new_event_loop()
+    holder["loop"] = loop
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(create_app(config, events=list(_TIMELINE)))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        holder["port"] = runner.addresses[0][1]
+        return runner
+
+    runner = loop.run_until_complete(start())
+    ready.set()
+    loop.run_forever()
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+def start_sim(**changes: Any) -> tuple[RunningSim, Any]:
+    base = SimConfig(start=START, initial_cash=Decimal(1_000_000), auth_timeout_s=2.0)
+    config = replace(base, **changes)
+    ready, holder = threading.Event(), {}
+    thread = threading.Thread(target=_serve, args=(config, ready, holder), daemon=True)
+    thread.start()
+    assert ready.wait(15), "simulator did not start"
+
+    def stop() -> None:
+        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
+        thread.join(10)
+
+    return RunningSim(holder["port"], config), stop
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSim]:
+    running, stop = start_sim()
+    yield running
+    stop()
