@@ -54,9 +54,19 @@ def make_engine(url: str | URL, *, echo: bool = False, connect_timeout_s: int = 
     )
 
 
+try:
+    import psycopg2
+
+    _PG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _PG_CONNECTION_ERRORS = ()
+
+
 def is_connection_error(error: BaseException) -> bool:
     """True when the database could not be reached or the connection dropped (retry later);
     False for errors that the same statement would hit again (a bug or bad data)."""
+    if _PG_CONNECTION_ERRORS and isinstance(error, _PG_CONNECTION_ERRORS):
+        return True  # raised by the COPY path, which uses the driver's cursor directly
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
     if isinstance(error, exc.OperationalError | exc.InterfaceError):

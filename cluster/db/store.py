@@ -1,8 +1,8 @@
 """Statements of the repository: idempotent upserts of a batch of ops, and the reads.
 
-One code path for both backends: the dialect's INSERT ... ON CONFLICT (PostgreSQL and SQLite
-both have it). Rows of one table are sent with one executemany (psycopg2 execute_values on
-PostgreSQL). Within a table the last op wins on a key; orders only move forward in time (the
+One code path for both backends: INSERT ... ON CONFLICT on the natural key (PostgreSQL and
+SQLite both have it). Rows of one table go in one executemany on SQLite, and in one COPY into a
+staging table + one INSERT .. SELECT on PostgreSQL (pgcopy.py). Within a table the last op wins on a key; orders only move forward in time (the
 DO UPDATE has a WHERE on updated_at), so an old update replayed late cannot undo a newer one.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cluster.db import models as m
 from cluster.db import ops as o
 from cluster.db.partitions import Month, ensure_partitions, month_of
+from cluster.db.pgcopy import copy_merge, names
 from cluster.db.types import dt_to_ns
 from cluster.records import BreakerRecord, DailyPnlRow, PositionRow
 from cluster.wire import OrderIntent
@@ -36,6 +37,12 @@ def _insert(conn: Connection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def _execute_many(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """executemany as multi-row INSERTs: SQLAlchemy batches an INSERT .. ON CONFLICT into pages
+    of VALUES (insertmanyvalues) only when it has a RETURNING clause, so it gets one."""
+    conn.execute(stmt.returning(stmt.table.primary_key.columns[0]), rows).close()
+
+
 def _last_per_key(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any],
                   newer_only: str | None = None) -> list[dict[str, Any]]:
     """One row per key (one statement may not hit a row twice): the last one, or with `newer_only`
@@ -52,7 +59,10 @@ def _last_per_key(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], An
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
     if rows:
         unique = _last_per_key(rows, lambda r: tuple(r[k] for k in keys))
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)), unique)
+        if conn.dialect.name == "postgresql":
+            copy_merge(conn, table, unique, f"ON CONFLICT ({names(keys)}) DO NOTHING")
+            return
+        _execute_many(conn, _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)), unique)
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -60,12 +70,17 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Seq
     if not rows:
         return
     unique = _last_per_key(rows, lambda r: tuple(r[k] for k in keys), newer_only)
+    if conn.dialect.name == "postgresql":
+        updates = ", ".join(f'"{c.name}" = EXCLUDED."{c.name}"' for c in table.columns if c.name not in keys)
+        guard = f' WHERE "{table.name}"."{newer_only}" <= EXCLUDED."{newer_only}"' if newer_only else ""
+        copy_merge(conn, table, unique, f"ON CONFLICT ({names(keys)}) DO UPDATE SET {updates}{guard}")
+        return
     stmt = _insert(conn, table)
     values = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     where = None
     if newer_only is not None:
         where = table.c[newer_only] <= stmt.excluded[newer_only]
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values, where=where), unique)
+    _execute_many(conn, stmt.on_conflict_do_update(index_elements=list(keys), set_=values, where=where), unique)
 
 
 class FactsCache:
