@@ -24,7 +24,7 @@ from alpaca_sim.timefmt import format_utc, parse_rfc3339_ns
 
 FAULTS: web.AppKey[FaultPlan] = web.AppKey("faults", FaultPlan)
 LIMITER: web.AppKey[FixedWindowRateLimit] = web.AppKey("limiter", FixedWindowRateLimit)
-HITS: web.AppKey[Counter[str]] = web.AppKey("hits", Counter)
+HITS: web.AppKey[Counter[str]] = web.AppKey("hits", Counter[str])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
 _RATE_LIMITED = {"code": 42910000, "message": "rate limit exceeded"}
@@ -151,10 +151,11 @@ async def _admin_step(request: web.Request) -> web.Response:
 
 async def _admin_state(request: web.Request) -> web.Response:
     core = request.app[CORE]
+    hits: Counter[str] = request.app[HITS]
     return json_response({
         "now": format_utc(core.replay.now_ns), "remaining": core.replay.remaining,
         "orders": len(core.engine.orders), "rate_limited": request.app[LIMITER].rejected,
-        "hits": dict(request.app[HITS]),
+        "hits": dict(hits),
         "stream_clients": len(core.trade_updates.hub.peers), "data_clients": len(core.market_data.hub.peers),
     })
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -67,9 +67,8 @@ def market_session_ns(ts_ns: int) -> tuple[bool, int, int]:
     raise AssertionError("no weekday within ten days")  # pragma: no cover
 
 
-def _next_weekday_open(day: object) -> datetime:
-    assert hasattr(day, "weekday")
-    nxt = day + timedelta(days=1)  # type: ignore[operator]
+def _next_weekday_open(day: date) -> datetime:
+    nxt = day + timedelta(days=1)
     while nxt.weekday() >= 5:
         nxt += timedelta(days=1)
     return datetime(nxt.year, nxt.month, nxt.day, 9, 30, tzinfo=NEW_YORK)

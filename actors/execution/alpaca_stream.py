@@ -85,16 +85,17 @@ class TradeUpdatesStream:
         try:
             parsed = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            return self._bad(f"undecodable frame ({exc}): {data[:80]!r}")
+            self._bad(f"undecodable frame ({exc}): {data[:80]!r}")
+            return None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("data"), dict):
-            return self._bad(f"frame is not a {{stream, data}} object: {str(parsed)[:80]}")
+            self._bad(f"frame is not a {{stream, data}} object: {str(parsed)[:80]}")
+            return None
         return parsed
 
     def _bad(self, problem: str) -> None:
         self.bad_frames += 1
         self.last_problem = problem
         log.error("trade_updates: %s", problem)
-        return None
 
     def _dispatch(self, data: str | bytes) -> None:
         parsed = self._parse(data)
