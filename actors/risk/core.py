@@ -89,11 +89,13 @@ class RiskCore:
         self._pending: dict[str, _Pending] = {}
         self._pending_buy: dict[str, Decimal] = {}
         self._pending_sell: dict[str, Decimal] = {}
-        self._active: set[str] = set()  # symbols with a position or a pending order
         self._order_times: deque[int] = deque()
         self._seen_fills: set[str] = set()
         self._consecutive_failures = 0
-        self._events: list[RiskEvent] = []
+        self._events: list[RiskEvent | tuple[rules.Rejection, Signal, int]] = []  # rejections built on drain
+        self._price_floats: dict[str, float] = {}
+        # symbols with a position or a pending order -> max(|held + pending buys|, |held - pending sells|)
+        self._worst_qty: dict[str, Decimal] = {}
         self.approved_count = 0
         self.rejected_count = 0
         self.fill_count = 0
@@ -104,6 +106,7 @@ class RiskCore:
         """Mark a symbol; a held symbol's new price may trip the daily-loss breaker."""
         value = Decimal(repr(price))
         self._prices[symbol] = value
+        self._price_floats[symbol] = price
         self._price_ns[symbol] = ts_ns
         self.portfolio.mark(symbol, value, ts_ns)
         if self.portfolio.position(symbol):
@@ -122,7 +125,8 @@ class RiskCore:
         if rejection is not None:
             return self._reject(signal, rejection, now)
         last = self._prices[symbol]
-        rejection = rules.price_band(symbol, Decimal(repr(signal.price)), last, self.limits.price_band_pct)
+        order_price = last if signal.price == self._price_floats.get(symbol) else Decimal(repr(signal.price))
+        rejection = rules.price_band(symbol, order_price, last, self.limits.price_band_pct)
         if rejection is None:
             rejection = rules.order_rate(self._orders_last_minute(now), self.limits.max_orders_per_minute)
         if rejection is not None:
@@ -164,7 +168,7 @@ class RiskCore:
         symbol = signal.symbol
         rejection = rules.breaker_gate(state, False)
         if rejection is None:
-            rejection = rules.max_open_positions(symbol, len(self._active), True, self.limits.max_open_positions)
+            rejection = rules.max_open_positions(symbol, len(self._worst_qty), True, self.limits.max_open_positions)
         if rejection is not None:
             return self._reject(signal, rejection, now)
         lim = self._reduced if self.breaker.reduced_size else self._full
@@ -204,31 +208,28 @@ class RiskCore:
 
     def _reject(self, signal: Signal, rejection: rules.Rejection, now: int) -> Rejected:
         self.rejected_count += 1
+        self._events.append((rejection, signal, now))  # the event is built off the hot path, in drain_events
+        return Rejected(rejection.rule, rejection.reason, signal)
+
+    def _rejection_event(self, rejection: rules.Rejection, signal: Signal, now: int) -> RiskEvent:
         severity: Severity = "info" if rejection.rule in ("at_target", "order_pending") else "warning"
         coid = client_order_id(self._prefix, signal.symbol, signal.ts_ns, signal.target, signal.group)
-        self._events.append(
-            RiskEvent(
-                event_type="order_rejected", severity=severity, message=rejection.reason, occurred_at_ns=now,
-                metadata={
-                    "rule": rejection.rule, "symbol": signal.symbol, "client_order_id": coid,
-                    "correlation_id": signal.correlation_id, "target": signal.target,
-                },
-            )
+        return RiskEvent(
+            event_type="order_rejected", severity=severity, message=rejection.reason, occurred_at_ns=now,
+            metadata={
+                "rule": rejection.rule, "symbol": signal.symbol, "client_order_id": coid,
+                "correlation_id": signal.correlation_id, "target": signal.target,
+            },
         )
-        return Rejected(rejection.rule, rejection.reason, signal)
 
     # ---- exposure incl. pending --------------------------------------------------------------
 
-    def symbol_worst_exposure(self, symbol: str) -> Decimal:
-        """|position| in USD if every pending order in one direction fills and none in the other does."""
-        held = self.portfolio.position(symbol)
-        price = self._prices.get(symbol) or self.portfolio.last_price(symbol) or ZERO
-        long_side = abs(held + self._pending_buy.get(symbol, ZERO))
-        short_side = abs(held - self._pending_sell.get(symbol, ZERO))
-        return (long_side if long_side > short_side else short_side) * price
-
     def worst_case_exposure(self) -> Decimal:
-        return sum((self.symbol_worst_exposure(s) for s in self._active), ZERO)
+        """Sum of |position| in USD if every pending order in one direction fills and none in the other."""
+        total, prices, last_price = ZERO, self._prices, self.portfolio.last_price
+        for symbol, qty in self._worst_qty.items():
+            total += qty * (prices.get(symbol) or last_price(symbol) or ZERO)
+        return total
 
     def _orders_last_minute(self, now: int) -> int:
         times = self._order_times
@@ -242,7 +243,7 @@ class RiskCore:
         self._pending[intent.client_order_id] = _Pending(symbol, is_buy, qty)
         book = self._pending_buy if is_buy else self._pending_sell
         book[symbol] = book.get(symbol, ZERO) + qty
-        self._active.add(symbol)
+        self._refresh_active(symbol)
 
     def _shrink_pending(self, pending: _Pending, qty: Decimal) -> None:
         qty = min(qty, pending.remaining)
@@ -255,10 +256,13 @@ class RiskCore:
             book.pop(pending.symbol, None)
 
     def _refresh_active(self, symbol: str) -> None:
-        if self.portfolio.position(symbol) or symbol in self._pending_buy or symbol in self._pending_sell:
-            self._active.add(symbol)
+        held = self.portfolio.position(symbol)
+        if held or symbol in self._pending_buy or symbol in self._pending_sell:
+            long_side = abs(held + self._pending_buy.get(symbol, ZERO))
+            short_side = abs(held - self._pending_sell.get(symbol, ZERO))
+            self._worst_qty[symbol] = long_side if long_side > short_side else short_side
         else:
-            self._active.discard(symbol)
+            self._worst_qty.pop(symbol, None)
 
     # ---- order updates -----------------------------------------------------------------------
 
@@ -341,8 +345,8 @@ class RiskCore:
     # ---- events, status, restarts ------------------------------------------------------------
 
     def drain_events(self) -> list[RiskEvent]:
-        events, self._events = self._events, []
-        return events
+        queued, self._events = self._events, []
+        return [e if isinstance(e, RiskEvent) else self._rejection_event(*e) for e in queued]
 
     def snapshot(self) -> dict[str, Any]:
         """Plain values for status views: account totals in cents, rows exact (Decimals as strings)."""
@@ -379,10 +383,13 @@ class RiskCore:
         self._pending.clear()
         self._pending_buy.clear()
         self._pending_sell.clear()
-        self._active = set(self.portfolio.open_symbols())
+        self._worst_qty.clear()
+        for symbol in self.portfolio.open_symbols():
+            self._refresh_active(symbol)
         for row in positions:
             self._prices[row.symbol] = row.current_price
             self._price_ns[row.symbol] = row.updated_at_ns
+            self._price_floats.pop(row.symbol, None)
         for intent in open_intents:
             self._add_pending(intent)
         today = self.trading_date_of(now)
