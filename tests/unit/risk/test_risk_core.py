@@ -236,3 +236,18 @@ def test_restore_when_rebuilt_from_snapshot_rows_then_same_state_and_same_decisi
             restored_or_not.on_price(symbol, _px(symbol), clock())
             decisions.append(restored_or_not.check(signal))
         assert decisions[0] == decisions[1]
+
+
+def test_check_when_first_entry_still_pending_then_second_is_cut_to_total_exposure_left() -> None:
+    # Arrange: 15k total allowed, entries aim at 10k; the first entry is approved but not filled
+    core, broker, clock = _core(order_notional_usd=D(10_000), max_total_exposure_usd=D(15_000))
+    first = _signal(core, clock, "SPY", 1, _px("SPY"))
+    assert isinstance(first, Approved)
+    broker.accept(first.intent)
+    pending = first.intent.qty * D(repr(_px("SPY")))
+    ibm = D(repr(_px("IBM")))
+    # Act
+    second = _signal(core, clock, "IBM", -1, _px("IBM"))
+    # Assert
+    assert isinstance(second, Approved)
+    assert pending + second.intent.qty * ibm <= 15_000 < pending + (second.intent.qty + 1) * ibm

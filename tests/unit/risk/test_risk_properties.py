@@ -30,6 +30,8 @@ LIMIT_SETS = {
         order_notional_usd=D(9_000), max_order_notional_usd=D(8_000), max_position_usd=D(7_000),
         max_total_exposure_usd=D(20_000), max_open_positions=3, max_daily_loss_usd=D(300),
     ),
+    "two_entries_fill_total": seed_limits(max_total_exposure_usd=D(12_000), max_position_usd=D(9_000),
+                                          order_notional_usd=D(9_000)),
 }
 
 _price = st.tuples(st.just("price"), st.integers(0, 5), st.integers(0, 3000))
