@@ -22,36 +22,36 @@ class _Op(msgspec.Struct, frozen=True, tag_field="op"):
     seq: int
 
 
-class IntentOp(_Op, tag="intent"):
+class IntentOp(_Op, frozen=True, tag="intent"):
     intent: OrderIntent
 
 
-class OrderOp(_Op, tag="order"):
+class OrderOp(_Op, frozen=True, tag="order"):
     update: OrderUpdate
 
 
-class FillOp(_Op, tag="fill"):
+class FillOp(_Op, frozen=True, tag="fill"):
     update: OrderUpdate
 
 
-class RiskOp(_Op, tag="risk"):
+class RiskOp(_Op, frozen=True, tag="risk"):
     event: RiskEvent
 
 
-class PositionsOp(_Op, tag="positions"):
+class PositionsOp(_Op, frozen=True, tag="positions"):
     rows: list[PositionRow]
     at_ns: int
 
 
-class DailyPnlOp(_Op, tag="daily_pnl"):
+class DailyPnlOp(_Op, frozen=True, tag="daily_pnl"):
     row: DailyPnlRow
 
 
-class BreakerOp(_Op, tag="breaker"):
+class BreakerOp(_Op, frozen=True, tag="breaker"):
     record: BreakerRecord
 
 
-class AuditOp(_Op, tag="audit"):
+class AuditOp(_Op, frozen=True, tag="audit"):
     record: AuditRecord
 
 

@@ -23,14 +23,14 @@ from cluster.db.types import dt_to_ns
 from cluster.records import BreakerRecord, DailyPnlRow, PositionRow
 from cluster.wire import OrderIntent
 
-_ORDERS = m.Order.__table__
-_TRADES = m.TradeFill.__table__
-_RISK = m.RiskEventRow.__table__
-_INTENTS = m.OrderIntentRow.__table__
-_POSITIONS = m.Position.__table__
-_DAILY = m.DailyPnl.__table__
-_BREAKER = m.BreakerStateRow.__table__
-_AUDIT = m.AuditLogRow.__table__
+_ORDERS: Table = m.Order.__table__  # type: ignore[assignment]
+_TRADES: Table = m.TradeFill.__table__  # type: ignore[assignment]
+_RISK: Table = m.RiskEventRow.__table__  # type: ignore[assignment]
+_INTENTS: Table = m.OrderIntentRow.__table__  # type: ignore[assignment]
+_POSITIONS: Table = m.Position.__table__  # type: ignore[assignment]
+_DAILY: Table = m.DailyPnl.__table__  # type: ignore[assignment]
+_BREAKER: Table = m.BreakerStateRow.__table__  # type: ignore[assignment]
+_AUDIT: Table = m.AuditLogRow.__table__  # type: ignore[assignment]
 
 
 def _insert(conn: Connection, table: Table) -> Any:
