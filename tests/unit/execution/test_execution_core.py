@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from conftest import iso_to_ns, make_intent
+from execution_data import iso_to_ns, make_intent
 
 from actors.execution.broker import MarketItem
 from actors.execution.core import ExecutionCore

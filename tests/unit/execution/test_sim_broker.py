@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from conftest import iso_to_ns, make_intent
+from execution_data import iso_to_ns, make_intent
 
 from actors.execution.sim_broker import SimBroker
 from cluster.wire import Bar, Quote
