@@ -155,10 +155,13 @@ class SimBroker:
             coids = self._open_by_symbol.get(item.symbol)
             if not coids:
                 continue
+            touches: dict[str, _Touch] = {}  # per side, built once per event, not per order
             for coid in list(coids):
                 order = self._orders[coid]
                 if item.ts_ns > order.intent.ts_ns:
-                    updates.extend(self._work(order, item))
+                    side = order.intent.side
+                    touch = touches.get(side) or touches.setdefault(side, _touch(item, side))
+                    updates.extend(self._work(order, item, touch))
         return updates
 
     def poll(self) -> list[OrderUpdate]:
@@ -178,11 +181,11 @@ class SimBroker:
 
     # ---------------------------------------------------------------- matching
 
-    def _work(self, order: _SimOrder, item: MarketItem) -> list[OrderUpdate]:
+    def _work(self, order: _SimOrder, item: MarketItem, touch: _Touch) -> list[OrderUpdate]:
         if order.expires_at_ns is not None and item.ts_ns >= order.expires_at_ns:
             return [self._close(order, "expired", item.ts_ns, "day order expired")]
         updates: list[OrderUpdate] = []
-        fill = self._match(order, _touch(item, order.intent.side))
+        fill = self._match(order, touch)
         if fill is not None:
             updates.append(self._fill(order, fill[0], fill[1], item.ts_ns))
         if order.intent.time_in_force == "ioc" and not is_terminal_status(order.status):
