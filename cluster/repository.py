@@ -17,6 +17,7 @@ from cluster.wire import OrderIntent, OrderUpdate
 
 class Repository(Protocol):
     def record_intent(self, intent: OrderIntent) -> None: ...
+    def has_intent(self, client_order_id: str) -> bool: ...
     def open_intents(self) -> list[OrderIntent]: ...
     def record_order_update(self, update: OrderUpdate) -> None: ...
     def record_fill(self, update: OrderUpdate) -> None: ...
@@ -52,6 +53,10 @@ class InMemoryRepository:
     def record_intent(self, intent: OrderIntent) -> None:
         with self._lock:
             self.intents.setdefault(intent.client_order_id, intent)
+
+    def has_intent(self, client_order_id: str) -> bool:
+        with self._lock:
+            return client_order_id in self.intents
 
     def open_intents(self) -> list[OrderIntent]:
         with self._lock:

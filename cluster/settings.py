@@ -146,6 +146,9 @@ class ExecutionSettings(_Section):
 class DatabaseSettings(_Section):
     url: SecretStr = Field(SecretStr("sqlite:///var/trading.db"), description="SQLAlchemy URL")
     echo: bool = False
+    queue_max: int = Field(10_000, ge=10, description="rows buffered in memory before spilling to the journal")
+    retention_years: int = Field(10, ge=1, description="monthly partitions older than this are dropped")
+    partition_months_ahead: int = Field(3, ge=1, le=24)
 
 
 class AlpacaSettings(_Section):
