@@ -42,6 +42,7 @@ class SqlRepository:
     ) -> None:
         self._engine = make_engine(url, echo=echo)
         self._read_timeout_s = read_timeout_s
+        self._intent_ids: set[str] = set()
         journal_dir = Path(journal_dir)
         self._writer = WriteBehindWriter(
             self._engine,
@@ -72,6 +73,7 @@ class SqlRepository:
         a journaled intent reaches the database on reconnect, before every write queued after it.
         Recording the same client_order_id twice keeps the first intent."""
         self._writer.facts.remember(intent)
+        self._intent_ids.add(intent.client_order_id)
         if self._writer.status == "ok":
             try:
                 with self._engine.begin() as conn:
@@ -107,6 +109,12 @@ class SqlRepository:
         self._writer.enqueue(lambda seq: o.AuditOp(seq=seq, record=record))
 
     # ----- reads (after pending writes are in) -----
+    def has_intent(self, client_order_id: str) -> bool:
+        """True once the intent is in the log (committed, or journaled while the database is down)."""
+        if client_order_id in self._intent_ids:
+            return True
+        return self._read(lambda conn: store.has_intent(conn, client_order_id))
+
     def open_intents(self) -> list[OrderIntent]:
         return self._read(store.read_open_intents)
 

@@ -218,5 +218,10 @@ def read_open_intents(conn: Connection) -> list[OrderIntent]:
     ]
 
 
-__all__ = ["FactsCache", "PartitionCache", "apply_ops", "read_breaker", "read_daily_pnl", "read_open_intents",
+def has_intent(conn: Connection, client_order_id: str) -> bool:
+    stmt = select(_INTENTS.c.client_order_id).where(_INTENTS.c.client_order_id == client_order_id)
+    return conn.execute(stmt).first() is not None
+
+
+__all__ = ["FactsCache", "has_intent", "PartitionCache", "apply_ops", "read_breaker", "read_daily_pnl", "read_open_intents",
            "read_positions", "write_intent", "write_positions"]
