@@ -1,0 +1,69 @@
+"""Fixtures: a fake plane, an audit log, and ApiServers on an OS-chosen loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from control_api_fakes import AuditLog, FakeControlPlane, session_bars
+from pydantic import SecretStr
+
+from cluster.api import ApiServer
+from cluster.settings import ControlApiSettings
+
+TOKEN = "tok-3f9a1c7e5b2d4a60"
+
+
+class StepClock:
+    """Starts at a real bar time and moves 1 ms per reading, so record order is visible."""
+
+    def __init__(self, start_ns: int) -> None:
+        self.now_ns = start_ns
+
+    def __call__(self) -> int:
+        self.now_ns += 1_000_000
+        return self.now_ns
+
+
+@pytest.fixture
+def audit_log() -> AuditLog:
+    return AuditLog()
+
+
+@pytest.fixture
+def plane(audit_log: AuditLog) -> FakeControlPlane:
+    return FakeControlPlane(audit_seen=lambda: len(audit_log))
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock(session_bars()["SPY"][0].ts_ns)
+
+
+@pytest.fixture
+def start_server(plane: FakeControlPlane, audit_log: AuditLog,
+                 clock: StepClock) -> Iterator[Callable[..., ApiServer]]:
+    servers: list[ApiServer] = []
+
+    def start(token: str | None = TOKEN, plane_override: object | None = None) -> ApiServer:
+        settings = ControlApiSettings(host="127.0.0.1", token=SecretStr(token) if token else None)
+        server = ApiServer(plane_override or plane, settings, audit_log, port=0, clock_ns=clock)  # type: ignore[arg-type]
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ApiServer]) -> ApiServer:
+    """A server that requires TOKEN."""
+    return start_server()
+
+
+@pytest.fixture
+def open_server(start_server: Callable[..., ApiServer]) -> ApiServer:
+    """A loopback server without a token."""
+    return start_server(token=None)
