@@ -155,6 +155,8 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(Text)
     artifact_path: Mapped[str] = mapped_column(Text)
+    artifact_sha256: Mapped[str] = mapped_column(String(64), server_default="")  # revision 0002
+    previous_live: Mapped[str | None] = mapped_column(String(64))  # the live version this one replaced
 
 
 class AuditLogRow(Base):
