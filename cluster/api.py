@@ -9,11 +9,11 @@ an action that hangs or crashes is still on record. Errors leave as JSON
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import functools
 import hmac
-import ipaddress
 import logging
 import threading
 import time
@@ -27,18 +27,21 @@ from aiohttp import web
 
 from cluster.api_openapi import openapi_document
 from cluster.control import (
+    DEFAULT_TIMEOUTS,
     Caller,
     ControlPlane,
     ErrorReply,
     KillRequest,
+    PlaneTimeouts,
     PromoteRequest,
     ReasonRequest,
     ScaleRequest,
+    ensure_safe_bind,
     error_reply,
     parse_limit,
     parse_order_status,
 )
-from cluster.errors import BadInput, ConfigError
+from cluster.errors import BadInput, ConfigError, DependencyDown
 from cluster.records import AuditRecord
 from cluster.settings import ControlApiSettings
 
@@ -51,26 +54,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 MAX_BODY_BYTES = 64 * 1024
 PLANE_THREADS = 4
+
+
+class PlaneTimeout(DependencyDown):
+    """The plane did not answer in time; an action may still complete afterwards."""
 _HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
-
-
-def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def ensure_safe_bind(settings: ControlApiSettings) -> None:
-    """Checked again here: settings built with model_construct skip the validator."""
-    if not is_loopback_host(settings.host) and settings.token is None:
-        raise ConfigError(
-            f"refusing to serve the control API on non-loopback host {settings.host} without a token "
-            "(set TRADING_CONTROL_API__TOKEN)"
-        )
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -137,16 +126,23 @@ class _Endpoints:
     """One instance per app: the plane, the audit sink, the clock and the thread pool."""
 
     def __init__(self, plane: ControlPlane, audit: AuditSink, clock_ns: ClockNs, authenticated: bool,
-                 executor: ThreadPoolExecutor) -> None:
+                 executor: ThreadPoolExecutor, timeouts: PlaneTimeouts) -> None:
+        self._timeouts = timeouts
         self._plane = plane
         self._audit = audit
         self._clock_ns = clock_ns
         self._authenticated = authenticated
         self._executor = executor
 
-    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _blocking(self, fn: Callable[..., Any], *args: Any, timeout_s: float | None = None,
+                        **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        limit = self._timeouts.read_s if timeout_s is None else timeout_s
+        future = loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        try:
+            return await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            raise PlaneTimeout(f"the cluster did not answer within {limit:g} s") from None
 
     # reads
 
@@ -215,11 +211,12 @@ class _Endpoints:
         await self._blocking(self._audit, self._record(action, caller, parsed.reason,
                                                        {**base, "outcome": "requested", "arguments": arguments}))
         try:
-            result = await self._blocking(invoke, parsed, caller.name)
+            result = await self._blocking(invoke, parsed, caller.name, timeout_s=self._timeouts.action_s)
         except Exception as exc:
             reply = error_reply(exc)
+            outcome = "timeout" if isinstance(exc, PlaneTimeout) else "error"
             await self._audit_outcome(self._record(action, caller, parsed.reason, {
-                **base, "outcome": "error", "status": reply.status, "error_code": reply.code,
+                **base, "outcome": outcome, "status": reply.status, "error_code": reply.code,
                 "error": reply.message}))
             raise
         await self._audit_outcome(self._record(action, caller, parsed.reason,
@@ -267,7 +264,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 
 
 def create_app(plane: ControlPlane, settings: ControlApiSettings, audit: AuditSink,
-               clock_ns: ClockNs = time.time_ns) -> web.Application:
+               clock_ns: ClockNs = time.time_ns, timeouts: PlaneTimeouts = DEFAULT_TIMEOUTS) -> web.Application:
     """The aiohttp application; host it with ApiServer or any aiohttp runner."""
     ensure_safe_bind(settings)
     middlewares: list[Any] = [_errors_as_json]
@@ -275,7 +272,7 @@ def create_app(plane: ControlPlane, settings: ControlApiSettings, audit: AuditSi
         middlewares.append(_bearer_auth(settings.token.get_secret_value()))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     executor = ThreadPoolExecutor(max_workers=PLANE_THREADS, thread_name_prefix="control-plane")
-    endpoints = _Endpoints(plane, audit, clock_ns, settings.token is not None, executor)
+    endpoints = _Endpoints(plane, audit, clock_ns, settings.token is not None, executor, timeouts)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(endpoints, name))
 
@@ -293,7 +290,9 @@ class ApiServer:
     """
 
     def __init__(self, plane: ControlPlane, settings: ControlApiSettings, audit: AuditSink, *,
-                 port: int | None = None, clock_ns: ClockNs = time.time_ns, start_timeout_s: float = 10.0) -> None:
+                 port: int | None = None, clock_ns: ClockNs = time.time_ns, start_timeout_s: float = 10.0,
+                 timeouts: PlaneTimeouts = DEFAULT_TIMEOUTS) -> None:
+        self._timeouts = timeouts
         self._plane = plane
         self._settings = settings
         self._audit = audit
@@ -323,7 +322,7 @@ class ApiServer:
         if self._thread is not None:
             raise RuntimeError("the control API server is already started")
         ensure_safe_bind(self._settings)
-        app = create_app(self._plane, self._settings, self._audit, self._clock_ns)
+        app = create_app(self._plane, self._settings, self._audit, self._clock_ns, self._timeouts)
         self._thread = threading.Thread(target=self._serve, args=(app,), name="control-api", daemon=True)
         self._thread.start()
         if not self._ready.wait(self._start_timeout_s):
@@ -337,7 +336,8 @@ class ApiServer:
         """Stops serving and waits for the loop thread; safe to call twice."""
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
+            with contextlib.suppress(RuntimeError):  # the loop already closed on its own
+                loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout_s)
         self._thread = None
         self._loop = None

@@ -74,7 +74,7 @@ _COMMON_ERRORS = {
     "401": _error("missing or wrong bearer token"),
     "409": _error("not allowed in the cluster's current state"),
     "500": _error("unexpected error; details are in the cluster log"),
-    "503": _error("the cluster or a dependency cannot be reached"),
+    "503": _error("the cluster or a dependency cannot be reached, or did not answer in time"),
 }
 
 

@@ -8,11 +8,13 @@ refused with a message naming it before anything is audited or changed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
 from cluster.errors import BadInput, ConfigError, DependencyDown
+from cluster.settings import ControlApiSettings
 
 MAX_REASON_CHARS = 500
 MIN_GROUPS = 1
@@ -45,6 +47,38 @@ class ControlPlane(Protocol):
     def models(self) -> list[dict[str, Any]]: ...
     def promote_model(self, version: str, by: str, reason: str) -> dict[str, Any]: ...
     def rollback_model(self, by: str, reason: str) -> dict[str, Any]: ...
+
+
+# --- serving rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneTimeouts:
+    """How long a request waits for the plane. A timed-out call keeps its thread until Ray returns."""
+
+    read_s: float = 10.0
+    action_s: float = 60.0
+
+
+DEFAULT_TIMEOUTS = PlaneTimeouts()
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_safe_bind(settings: ControlApiSettings) -> None:
+    """Checked again here: settings built with model_construct skip the validator."""
+    if not is_loopback_host(settings.host) and settings.token is None:
+        raise ConfigError(
+            f"refusing to serve the control API on non-loopback host {settings.host} without a token "
+            "(set TRADING_CONTROL_API__TOKEN)"
+        )
 
 
 # --- request bodies -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from control_api_fakes import AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
 from cluster.api import ApiServer, create_app, ensure_safe_bind
+from cluster.control import PlaneTimeouts
 from cluster.errors import ConfigError
 from cluster.settings import ControlApiSettings
 
@@ -105,3 +106,40 @@ def test_health_when_another_plane_call_is_blocked_then_still_answers(start_serv
 def test_port_when_started_with_port_zero_then_a_real_port_is_reported(server: ApiServer) -> None:
     assert server.port > 0
     assert server.url == f"http://127.0.0.1:{server.port}"
+
+
+class SlowKillPlane(FakeControlPlane):
+    """kill() outlasts the action timeout, as a supervisor stuck on an unreachable actor would."""
+
+    def __init__(self, audit_seen: Any) -> None:
+        super().__init__(audit_seen)
+        self.release = threading.Event()
+
+    def kill(self, by: str, reason: str, flatten: bool) -> dict[str, Any]:
+        self.release.wait(10)
+        return super().kill(by, reason, flatten)
+
+
+def test_plane_calls_when_they_outlast_the_timeouts_then_503_and_the_action_audited_as_timeout(
+        audit_log: AuditLog) -> None:
+    # Arrange
+    plane = SlowKillPlane(lambda: len(audit_log))
+    slow_status = SlowStatusPlane()
+    timeouts = PlaneTimeouts(read_s=0.2, action_s=0.2)
+    kill_server = ApiServer(plane, ControlApiSettings(), audit_log, port=0, timeouts=timeouts)
+    status_server = ApiServer(slow_status, ControlApiSettings(), AuditLog(), port=0, timeouts=timeouts)
+    kill_server.start()
+    status_server.start()
+    try:
+        # Act
+        kill = call(kill_server.url, "POST", "/kill", {"reason": "drill", "flatten": False})
+        status = call(status_server.url, "GET", "/status")
+    finally:
+        plane.release.set()
+        slow_status.release.set()
+        kill_server.stop()
+        status_server.stop()
+    # Assert
+    assert (kill.status, status.status) == (503, 503)
+    assert "did not answer within 0.2 s" in status.body["error"]["message"]
+    assert [r.details["outcome"] for r in audit_log.records] == ["requested", "timeout"]
