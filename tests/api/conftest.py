@@ -5,24 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from control_api_fakes import AuditLog, FakeControlPlane, session_bars
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, StepClock, session_bars
 from pydantic import SecretStr
 
 from cluster.api import ApiServer
 from cluster.settings import ControlApiSettings
-
-TOKEN = "tok-3f9a1c7e5b2d4a60"
-
-
-class StepClock:
-    """Starts at a real bar time and moves 1 ms per reading, so record order is visible."""
-
-    def __init__(self, start_ns: int) -> None:
-        self.now_ns = start_ns
-
-    def __call__(self) -> int:
-        self.now_ns += 1_000_000
-        return self.now_ns
 
 
 @pytest.fixture

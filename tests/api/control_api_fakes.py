@@ -20,6 +20,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 NS = 1_000_000_000
 REGULAR_SESSION_OPEN = "2013-10-07T13:30:00Z"  # 09:30 ET
 REGULAR_SESSION_CLOSE = "2013-10-07T20:00:00Z"  # 16:00 ET
+TOKEN = "tok-3f9a1c7e5b2d4a60"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,17 @@ class FakeControlPlane:
     def rollback_model(self, by: str, reason: str) -> dict[str, Any]:
         self._enter("rollback_model", by=by, reason=reason)
         return {"serving": "xgb-20131003"}
+
+
+class StepClock:
+    """Starts at a real bar time and moves 1 ms per reading, so record order is visible."""
+
+    def __init__(self, start_ns: int) -> None:
+        self.now_ns = start_ns
+
+    def __call__(self) -> int:
+        self.now_ns += 1_000_000
+        return self.now_ns
 
 
 class AuditLog:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN
-from control_api_fakes import AuditLog, FakeControlPlane, call
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 
 from cluster.api import PUBLIC_PATHS, ROUTES, ApiServer
 

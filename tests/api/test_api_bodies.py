@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TOKEN
-from control_api_fakes import AuditLog, FakeControlPlane, call
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 
 from cluster.api import ApiServer
 from cluster.control import MAX_REASON_CHARS

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conftest import TOKEN
-from control_api_fakes import FakeControlPlane, call, session_bars
+from control_api_fakes import TOKEN, FakeControlPlane, call, session_bars
 
 from cluster.api import ApiServer
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN
-from control_api_fakes import FakeControlPlane, call
+from control_api_fakes import TOKEN, FakeControlPlane, call
 
 from cluster.api import ApiServer
 from cluster.control import INTERNAL_ERROR_MESSAGE

@@ -7,8 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import TOKEN
-from control_api_fakes import AuditLog, FakeControlPlane, call
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
 from cluster.api import ApiServer, create_app, ensure_safe_bind

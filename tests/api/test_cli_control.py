@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from conftest import TOKEN
-from control_api_fakes import AuditLog, FakeControlPlane, session_bars
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, session_bars
 
 from cluster.api import ApiServer
 from cluster.cli_control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, main
