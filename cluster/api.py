@@ -87,8 +87,10 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return _error(ErrorReply(exc.status, code, message), headers)
     except Exception as exc:  # every error leaves as JSON; unknown ones are logged, not shown
         reply = error_reply(exc)
-        if reply.status >= 500 and reply.code == "internal":
+        if reply.code == "internal":
             logger.exception("control API %s %s failed", request.method, request.path)
+        elif reply.status == 503:
+            logger.warning("control API %s %s: %s", request.method, request.path, reply.message)
         return _error(reply)
 
 
@@ -202,7 +204,7 @@ class _Endpoints:
 
     async def _act(self, request: web.Request, action: str, parse: Callable[[object], Any],
                    invoke: Callable[[Any, str], dict[str, Any]]) -> web.Response:
-        """Validate, audit 'requested', call the plane, audit 'ok' or 'error'. No audit, no action."""
+        """Validate, audit 'requested', call the plane, audit 'ok'/'error'/'timeout'. No audit, no action."""
         caller = Caller.identify(request.headers.get("X-Operator"), self._authenticated, request.remote)
         parsed = parse(await _read_json(request))
         request_id = uuid.uuid4().hex
