@@ -1,0 +1,136 @@
+"""Inference benchmark: XgbModel.predict rows/s per batch size, and SignalCore per-event latency.
+
+    .venv/bin/python bench/inference.py [--json] [--model PATH] [--seconds 0.5]
+
+The model is trained on the shipped minute bars with the default TrainConfig (or loaded from
+--model). Predict rows are real feature rows. SignalCore replays the real 2013 bars and quotes of
+each symbol group (settings.signal.universe cut into group_size groups); one batch per minute,
+as the live feed delivers it. An event's latency = its on_bar (feature update and queueing)
++ the end_batch of its batch (the one predict call and target updates): the time from the bar's
+arrival until its signal is decided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from actors.market_data.sources import open_source  # noqa: E402
+from actors.signal.core import SignalCore  # noqa: E402
+from cluster.settings import load_settings  # noqa: E402
+from cluster.wire import Bar, Quote  # noqa: E402
+from models.dataset import MINUTE_FILES, build_dataset, load_segments, resolve_paths  # noqa: E402
+from models.train import TrainConfig, train_walk_forward  # noqa: E402
+from models.xgb_model import XgbModel  # noqa: E402
+
+BATCH_SIZES = (1, 10, 100, 1000)
+
+
+def _model(path: str | None) -> tuple[XgbModel, np.ndarray]:
+    dataset = build_dataset(load_segments(resolve_paths(["minute"])), TrainConfig().horizon)
+    if path:
+        return XgbModel.from_file(path, Path(path).stem), dataset.features
+    result = train_walk_forward(dataset, TrainConfig())
+    return XgbModel(result.booster, "bench-xgb"), dataset.features
+
+
+def predict_throughput(model: XgbModel, rows: np.ndarray, seconds: float) -> list[dict[str, float]]:
+    results = []
+    for size in BATCH_SIZES:
+        batch = np.ascontiguousarray(rows[:size])
+        model.predict(batch)  # warm
+        calls = 0
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            for _ in range(10):
+                model.predict(batch)
+            calls += 10
+        results.append({"batch": size, "rows_per_s": calls * size / elapsed, "us_per_call": 1e6 * elapsed / calls})
+    return results
+
+
+def _percentiles(values_ns: list[int]) -> dict[str, float]:
+    array = np.asarray(values_ns, dtype=np.float64) / 1_000.0
+    return {"p50_us": float(np.percentile(array, 50)), "p99_us": float(np.percentile(array, 99)), "n": len(values_ns)}
+
+
+def signal_core_latency(model: XgbModel, symbols: tuple[str, ...]) -> dict[str, Any]:
+    events = list(open_source(resolve_paths(list(MINUTE_FILES)), start="2013-10-04", end="2013-10-11", symbols=symbols))
+    core = SignalCore("bench", symbols, model, allow_short=False)
+    on_bar_ns: list[int] = []
+    end_batch_ns: list[int] = []
+    event_ns: list[int] = []
+    pending: list[int] = []
+    batch, current_ts = 0, None
+    clock = time.perf_counter_ns
+    for event in events:
+        if current_ts is not None and event.ts_ns != current_ts:
+            started = clock()
+            core.end_batch(batch)
+            spent = clock() - started
+            end_batch_ns.append(spent)
+            event_ns.extend(bar_ns + spent for bar_ns in pending)
+            pending.clear()
+            batch += 1
+        current_ts = event.ts_ns
+        if isinstance(event, Bar):
+            started = clock()
+            core.on_bar(event, batch)
+            spent = clock() - started
+            on_bar_ns.append(spent)
+            pending.append(spent)
+        elif isinstance(event, Quote):
+            core.on_quote(event)
+    core.end_batch(batch, final=True)
+    return {
+        "group": ",".join(symbols),
+        "bars": len(on_bar_ns),
+        "batches": len(end_batch_ns),
+        "on_bar": _percentiles(on_bar_ns),
+        "end_batch": _percentiles(end_batch_ns),
+        "event": _percentiles(event_ns),
+        "rows_predicted": core.stats()["rows_predicted"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--model", help="XGBoost artifact (.ubj/.json) instead of training one")
+    parser.add_argument("--seconds", type=float, default=0.5, help="time per batch size")
+    args = parser.parse_args(argv)
+    settings = load_settings().signal
+    model, rows = _model(args.model)
+    universe = settings.universe
+    groups = [tuple(universe[i:i + settings.group_size]) for i in range(0, len(universe), settings.group_size)]
+    report = {
+        "model": model.version,
+        "predict": predict_throughput(model, rows, args.seconds),
+        "signal_core": [signal_core_latency(model, group) for group in groups],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"XgbModel.predict ({model.version}, {model.booster.num_boosted_rounds()} trees)")
+    print(f"{'batch':>6} {'rows/s':>12} {'us/call':>10}")
+    for row in report["predict"]:
+        print(f"{row['batch']:>6} {row['rows_per_s']:>12,.0f} {row['us_per_call']:>10.1f}")
+    print("\nSignalCore per event (bar -> decided signal), one batch per minute")
+    print(f"{'group':>10} {'bars':>6} {'on_bar p50/p99 us':>18} {'end_batch p50/p99 us':>21} {'event p50/p99 us':>17}")
+    for g in report["signal_core"]:
+        print(f"{g['group']:>10} {g['bars']:>6} {g['on_bar']['p50_us']:>8.1f}/{g['on_bar']['p99_us']:<9.1f}"
+              f" {g['end_batch']['p50_us']:>10.1f}/{g['end_batch']['p99_us']:<10.1f}"
+              f" {g['event']['p50_us']:>8.1f}/{g['event']['p99_us']:<8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
