@@ -111,21 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     model, rows = _model(args.model)
     universe = settings.universe
     groups = [tuple(universe[i:i + settings.group_size]) for i in range(0, len(universe), settings.group_size)]
-    report = {
-        "model": model.version,
-        "predict": predict_throughput(model, rows, args.seconds),
-        "signal_core": [signal_core_latency(model, group) for group in groups],
-    }
+    predict = predict_throughput(model, rows, args.seconds)
+    latency = [signal_core_latency(model, group) for group in groups]
+    report = {"model": model.version, "predict": predict, "signal_core": latency}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"XgbModel.predict ({model.version}, {model.booster.num_boosted_rounds()} trees)")
     print(f"{'batch':>6} {'rows/s':>12} {'us/call':>10}")
-    for row in report["predict"]:
+    for row in predict:
         print(f"{row['batch']:>6} {row['rows_per_s']:>12,.0f} {row['us_per_call']:>10.1f}")
     print("\nSignalCore per event (bar -> decided signal), one batch per minute")
     print(f"{'group':>10} {'bars':>6} {'on_bar p50/p99 us':>18} {'end_batch p50/p99 us':>21} {'event p50/p99 us':>17}")
-    for g in report["signal_core"]:
+    for g in latency:
         print(f"{g['group']:>10} {g['bars']:>6} {g['on_bar']['p50_us']:>8.1f}/{g['on_bar']['p99_us']:<9.1f}"
               f" {g['end_batch']['p50_us']:>10.1f}/{g['end_batch']['p99_us']:<10.1f}"
               f" {g['event']['p50_us']:>8.1f}/{g['event']['p99_us']:<8.1f}")
