@@ -5,7 +5,10 @@ merged order, as the live path: a quote stamped at a bar's timestamp is known at
 merged stream puts it first), and the spread feature uses the latest quote, as in serving.
 
 A symbol's bars are cut into *segments* where consecutive bars are more than `max_gap_days`
-apart (the minute file holds SPY of 2013 and of 2023): indicators never bridge such a hole.
+apart (the minute file holds SPY of 2013 and of 2023), and where one bar's close differs from
+the previous by more than `max_jump` in log terms: the shipped prices are raw, and a split
+(AAPL 7-for-1 on 2014-06-09, ln = -1.94) would otherwise become a feature, a label and a
+fortune in the replay. Indicators never bridge such a hole.
 Rows are dropped for two counted reasons only: warm-up (SignalCore never scores them) and a
 label window that passes the end of the segment.
 """
@@ -95,6 +98,7 @@ def load_segments(
     end: str | None = None,
     symbols: Collection[str] | None = None,
     max_gap_days: float = 10.0,
+    max_jump: float = 0.3,
 ) -> list[Segment]:
     """Bars of every symbol in `paths` (trade bars, plus quote bars if given), cut at long gaps."""
     columns: dict[str, list[list[float]]] = {}
@@ -111,7 +115,9 @@ def load_segments(
     for symbol in sorted(columns):
         frame = pd.DataFrame(columns[symbol], columns=list(BAR_COLUMNS))
         frame["ts_ns"] = frame["ts_ns"].astype(np.int64)
-        cuts = np.flatnonzero(np.diff(frame["ts_ns"].to_numpy()) > max_gap_ns) + 1
+        gap = np.diff(frame["ts_ns"].to_numpy()) > max_gap_ns
+        jump = np.abs(np.diff(np.log(frame["close"].to_numpy()))) > max_jump
+        cuts = np.flatnonzero(gap | jump) + 1
         for part in np.split(np.arange(len(frame)), cuts):
             segments.append(Segment(symbol, frame.iloc[part].reset_index(drop=True)))
     return segments

@@ -113,6 +113,17 @@ def test_load_segments_when_a_symbol_has_years_between_bars_then_it_is_cut_in_tw
     assert pd.Timestamp(int(spy[1].bars.ts_ns.iloc[0]), tz="UTC").date().isoformat() == "2023-08-03"
 
 
+def test_load_segments_when_a_split_jumps_the_raw_price_then_the_symbol_is_cut_there(
+    segments: tuple[Segment, ...],
+) -> None:
+    # Assert: AAPL 7-for-1 on 2014-06-09, 645.57 -> ~92.7 in the raw minute bars
+    aapl = sorted((s for s in segments if s.symbol == "AAPL"), key=lambda s: int(s.bars.ts_ns.iloc[0]))
+    assert len(aapl) == 2
+    assert aapl[0].bars.close.iloc[-1] > 600.0 and aapl[1].bars.close.iloc[0] < 100.0
+    for segment in segments:
+        assert np.abs(np.diff(np.log(segment.bars.close.to_numpy()))).max() <= 0.3
+
+
 def test_segment_rows_when_quote_shares_the_bar_timestamp_then_spread_uses_that_quote(
     segments: tuple[Segment, ...],
 ) -> None:
