@@ -127,6 +127,7 @@ class RiskSettings(_Section):
     reduced_size_factor: Decimal = Field(Decimal("0.5"), gt=0, le=1, description="limits scale after a breaker reset")
     trading_day_tz: str = "America/New_York"
     initial_cash: Decimal = Field(Decimal(100_000), gt=0)
+    check_invariants: bool = Field(False, description="verify the accounting invariants after every fill (tests)")
 
     @model_validator(mode="after")
     def _total_exposure_ge_symbol_limit(self) -> RiskSettings:

@@ -184,3 +184,12 @@ def ns_to_iso(ts_ns: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def as_dict(msg: msgspec.Struct) -> dict[str, object]:
+    """A message as a plain dict (field names kept, Decimals as strings) for JSON views."""
+    out: dict[str, object] = {}
+    for name in msg.__struct_fields__:
+        value = getattr(msg, name)
+        out[name] = str(value) if isinstance(value, Decimal) else value
+    return out

@@ -1,0 +1,177 @@
+"""ExecutionActor (singleton): turns approved orders into broker orders and reports what happens.
+
+Batch k is executed when both the feed's BatchEnd(k) and the risk actor's OrderBatch(k) are here:
+the batch's orders are submitted (intent logged first, so a retry never makes a second order), then
+the batch's market data is shown to the broker (the simulated broker fills against it), and all
+resulting order updates go out in ONE envelope ending with Settled(k). With a live broker, updates
+that arrive on its stream between batches are published as soon as they are polled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from actors.execution.broker import Broker
+from actors.execution.core import ExecutionCore
+from actors.execution.sim_broker import SimBroker
+from cluster import bus, ray_calls
+from cluster.actor_base import ActorShell, EventClock
+from cluster.metrics import EVENTS_IN, EVENTS_OUT, TICK_TO_ORDER_SECONDS, Metrics
+from cluster.settings import Settings
+from cluster.storage import make_repository
+from cluster.wire import Bar, BatchEnd, Message, OrderBatch, OrderUpdate, Quote, Settled, Trade, as_dict
+
+REPORT_HISTORY_BATCHES = 100_000
+
+
+def make_broker(settings: Settings) -> Broker:
+    ex = settings.execution
+    if ex.broker == "sim":
+        return SimBroker(ex.slippage_bps, ex.commission_per_share, ex.commission_min)
+    from actors.execution.alpaca_broker import AlpacaBroker
+    from actors.execution.alpaca_rest import AlpacaClientConfig
+
+    broker = AlpacaBroker(AlpacaClientConfig.from_settings(settings.alpaca))
+    broker.start()
+    return broker
+
+
+class ExecutionActor(ActorShell):
+    name = "execution"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        b = settings.bus
+        self.clock = EventClock(replay=settings.market_data.source != "alpaca")
+        self.repo = make_repository(settings, self.name)
+        self.broker = make_broker(settings)
+        self.core = ExecutionCore(self.broker, self.repo, self.clock)
+        self.metrics = Metrics()
+        self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
+                                    topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm)
+        self.orders_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.orders_port),
+                                        topics=[bus.channel_prefix(bus.ORDERS)], bind=False, hwm=b.recv_hwm)
+        self.reports_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.reports_port), source=self.name,
+                                         bind=True, hwm=b.send_hwm)
+        self.md_pending: list[Bar | Quote | Trade] = []
+        self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}
+        self.order_batches: dict[int, OrderBatch] = {}
+        self.next_batch = 1
+        self.report_history: deque[tuple[int, list[OrderUpdate]]] = deque(maxlen=REPORT_HISTORY_BATCHES)
+        self.updates_sent = 0
+        self.fills = 0
+        self.done = False
+        self.restarted = ray_calls.was_reconstructed()
+        if self.restarted:
+            self.core.restore(self.repo.open_intents(), self.broker.open_orders())
+            self.log.warning("execution restarted: restored open intents from storage")
+        self.start_loop()
+
+    # ---- control plane -------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=0.1)
+
+    def last_order_batch(self) -> int:
+        return self.next_batch - 1
+
+    def reports(self, upto: int) -> tuple[dict[int, list[OrderUpdate]], int]:
+        return {k: u for k, u in list(self.report_history) if k <= upto}, self.next_batch - 1
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
+            "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
+            "bus": {"market_data": bus.stats_dict(self.md_in.stats), "orders": bus.stats_dict(self.orders_in.stats),
+                    "reports": bus.stats_dict(self.reports_out.stats)},
+        }
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return [as_dict(u) for u in self.core.open_orders()]
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every order update published with a settlement, in order (the replay's audit trail)."""
+        return [as_dict(u) | {"batch": k} for k, ups in list(self.report_history) for u in ups]
+
+    def cancel_all(self) -> int:
+        updates = self.core.cancel_all()
+        self._publish(updates, None)
+        return len(updates)
+
+    def flush(self) -> None:
+        self.repo.flush()
+
+    def close(self) -> None:
+        self.stop()
+        self.repo.flush()
+        self.repo.close()
+        self.md_in.close()
+        self.orders_in.close()
+        self.reports_out.close()
+        close = getattr(self.broker, "close", None)
+        if close is not None:
+            close()
+
+    # ---- data plane ----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        got = False
+        for sub in (self.orders_in, self.md_in):
+            for _, env in sub.recv(timeout_ms=0):
+                got = True
+                self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
+                for item in env.items:
+                    self._on_item(item)
+        while self._try_execute():
+            got = True
+        live = self.core.poll()
+        if live:
+            self._publish(live, None)
+        if not got:
+            time.sleep(0.0005)
+
+    def _on_item(self, item: object) -> None:
+        if isinstance(item, OrderBatch):
+            if item.batch >= self.next_batch:
+                self.order_batches[item.batch] = item
+        elif isinstance(item, Bar | Quote | Trade):
+            self.md_pending.append(item)
+        elif isinstance(item, BatchEnd):
+            items, self.md_pending = self.md_pending, []
+            if item.batch >= self.next_batch:
+                self.md_batches[item.batch] = (items, item.final, time.perf_counter())
+
+    def _try_execute(self) -> bool:
+        k = self.next_batch
+        if k not in self.md_batches or k not in self.order_batches:
+            return False
+        items, final, received_at = self.md_batches.pop(k)
+        ob = self.order_batches.pop(k)
+        updates: list[OrderUpdate] = []
+        if ob.orders:
+            self.clock.advance(max(o.ts_ns for o in ob.orders))
+            updates += self.core.submit(ob.orders)
+            self.metrics.observe(TICK_TO_ORDER_SECONDS, time.perf_counter() - received_at)
+        if items:
+            self.clock.advance(items[-1].ts_ns)
+            updates += self.core.on_market(items)
+        self.report_history.append((k, updates))
+        self.next_batch = k + 1
+        self._publish(updates, Settled(k, final or ob.final))
+        if final or ob.final:
+            self.done = True
+            self.repo.flush()
+        return True
+
+    def _publish(self, updates: list[OrderUpdate], settled: Settled | None) -> None:
+        items: list[Message] = list(updates)
+        if settled is not None:
+            items.append(settled)
+        if not items:
+            return
+        self.reports_out.send(bus.topic(bus.REPORTS, bus.CONTROL), items)
+        self.updates_sent += len(updates)
+        self.fills += sum(1 for u in updates if u.last_fill_qty > 0)
+        self.metrics.inc(EVENTS_OUT, len(items), actor=self.name)

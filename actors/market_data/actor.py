@@ -1,0 +1,200 @@
+"""MarketDataActor: reads a source, keeps order books, publishes batches on the market-data bus.
+
+Each batch goes out as one envelope per symbol (topic md.<SYMBOL>) followed by a BatchEnd on the
+control topic, which every consumer subscribes to: it tells them the batch is complete. In replay
+the feed keeps at most `bus.window_batches` batches ahead of execution's settlement, so a fast feed
+can never outrun the pipeline (lossless, deterministic); live it simply publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from actors.market_data.batcher import batches, by_symbol
+from actors.market_data.book import BookKeeper
+from actors.market_data.sources import open_source
+from actors.market_data.synthetic import SyntheticSource
+from cluster import bus
+from cluster.actor_base import ActorShell
+from cluster.errors import DataError
+from cluster.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
+from cluster.settings import Settings
+from cluster.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
+
+MarketItem = Bar | Quote | Trade
+LIVE_HISTORY_BATCHES = 5_000
+
+
+class MarketDataActor(ActorShell):
+    name = "market_data"
+
+    def __init__(self, settings: Settings, expected_subscribers: int) -> None:
+        super().__init__(settings)
+        b = settings.bus
+        self.expected_subscribers = expected_subscribers
+        self.pub = bus.Publisher(
+            self.ctx, bus.endpoint(b.host, b.market_data_port), source=self.name, bind=True,
+            hwm=b.send_hwm, when_full=b.when_full,
+        )
+        self.reports = bus.Subscriber(
+            self.ctx, bus.endpoint(b.host, b.reports_port), topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False
+        )
+        self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))
+        self.replay = settings.market_data.source != "alpaca"
+        self.history: deque[tuple[int, list[MarketItem], bool]] = deque(
+            maxlen=None if self.replay else LIVE_HISTORY_BATCHES
+        )
+        self.metrics = Metrics()
+        self.batch = 0
+        self.settled = 0
+        self.events = 0
+        self.bars = 0
+        self.state = "idle"
+        self.data_errors: list[str] = []
+        self.counters: dict[str, int] = {}
+        self.first_publish: float | None = None
+        self.last_publish: float | None = None
+        self._source: Iterator[list[MarketItem]] | None = None
+        self._resume_after = 0
+        self._lookahead: list[MarketItem] | None = None
+
+    # ---- control plane -------------------------------------------------------------------------
+
+    def start_feed(self, resume_after_batch: int = 0) -> bool:
+        """Begin publishing (batches <= resume_after_batch are skipped: a restarted feed resumes)."""
+        if self.running:
+            return False
+        self._resume_after = resume_after_batch
+        self._source = self._open()
+        self.state = "waiting_for_subscribers"
+        self.start_loop()
+        return True
+
+    def history(
+        self, symbols: list[str] | None, after_batch: int = 0
+    ) -> tuple[list[tuple[int, list[MarketItem], bool]], int]:
+        """Batches after `after_batch`, filtered to `symbols` (None: all); empty batches are kept, they
+        are watermarks."""
+        rows = [r for r in list(self.history) if r[0] > after_batch]
+        if symbols is None:
+            return rows, self.batch
+        wanted = set(symbols)
+        out = [(k, [m for m in items if m.symbol in wanted], final) for k, items, final in rows]
+        return out, self.batch
+
+    def stats(self) -> dict[str, Any]:
+        wall = (self.last_publish or 0) - (self.first_publish or 0)
+        return {
+            "state": self.state, "batch": self.batch, "settled": self.settled, "events": self.events, "bars": self.bars,
+            "publish_seconds": wall, "first_publish": self.first_publish, "publisher": bus.stats_dict(self.pub.stats),
+            "reports": bus.stats_dict(self.reports.stats), "data_errors": len(self.data_errors),
+            "data_error_samples": self.data_errors[:5], "failure": self.failure, **self.counters,
+        }
+
+    def book(self, symbol: str) -> dict[str, Any] | None:
+        book = self.books.books.get(symbol)
+        if book is None:
+            return None
+        snap = book.snapshot()
+        return {"symbol": symbol, "bids": snap.bids, "asks": snap.asks, "ts_ns": snap.ts_ns}
+
+    def close(self) -> None:
+        self.stop()
+        self.pub.close()
+        self.reports.close()
+
+    # ---- data plane ----------------------------------------------------------------------------
+
+    def _open(self) -> Iterator[list[MarketItem]]:
+        md = self.settings.market_data
+        if md.source == "synthetic":
+            stream: Any = SyntheticSource(md.synthetic_symbols, md.synthetic_events_per_s, md.synthetic_seconds,
+                                          md.synthetic_seed)
+        elif md.source == "replay":
+            files = [self.settings.resolve(f) for f in md.files]
+            stream = open_source(files, md.start, md.end, set(self.settings.signal.universe), on_error=self._data_error)
+        else:
+            raise NotImplementedError("the Alpaca live feed is selected by the Alpaca market-data source")
+        return batches(stream, md.batch_bars)
+
+    def _data_error(self, err: DataError) -> None:
+        self.data_errors.append(str(err))
+        self.log.error("bad market data row: %s", err)
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def step(self) -> None:
+        if self.state == "waiting_for_subscribers":
+            ctl = bus.topic(bus.MARKET_DATA, bus.CONTROL)
+            if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2):
+                self.state = "running"
+                self.log.info("all %d subscribers connected; publishing", self.expected_subscribers)
+            return
+        if self.state != "running":
+            time.sleep(0.05)
+            return
+        assert self._source is not None
+        window = self.settings.bus.window_batches
+        if self.replay and self.batch - self.settled >= window:
+            self._read_reports(timeout_ms=20)
+            return
+        self._read_reports(timeout_ms=0)
+        self._publish_next()
+
+    def _read_reports(self, timeout_ms: int) -> None:
+        for _, env in self.reports.recv(timeout_ms):
+            for item in env.items:
+                if isinstance(item, Settled):
+                    self.settled = max(self.settled, item.batch)
+
+    def _publish_next(self) -> None:
+        assert self._source is not None
+        items = self._lookahead if self._lookahead is not None else next(self._source, None)
+        if items is None:
+            self._publish([], final=True)  # an empty source still ends with a final watermark
+            return
+        # One batch of lookahead, so that the last real batch carries final=True.
+        self._lookahead = next(self._source, None)
+        self._pace(items)
+        self._publish(items, final=self._lookahead is None)
+
+    def _publish(self, items: list[MarketItem], final: bool) -> None:
+        k = self.batch + 1
+        self.history.append((k, items, final))  # before sending: a consumer that saw k can fetch it
+        if k > self._resume_after:
+            for item in items:
+                if isinstance(item, Quote):
+                    self.books.apply(item)
+                elif isinstance(item, Bar):
+                    self.bars += 1
+            for symbol, msgs in by_symbol(items).items():
+                self.pub.send(bus.topic(bus.MARKET_DATA, symbol), msgs)
+            end: list[Message] = [BatchEnd(k, items[-1].ts_ns if items else 0, final)]
+            self.pub.send(bus.topic(bus.MARKET_DATA, bus.CONTROL), end)
+            now = time.time()
+            self.first_publish = self.first_publish or now
+            self.last_publish = now
+            self.events += len(items)
+            self.metrics.inc(EVENTS_OUT, len(items) + 1, actor=self.name)
+            if items:
+                self.metrics.set(MARKET_DATA_LAST_BATCH, items[-1].ts_ns / 1e9, feed=self.settings.market_data.source)
+        self.batch = k
+        if final:
+            self.state = "done"
+
+    def _pace(self, items: list[MarketItem]) -> None:
+        speed = self.settings.market_data.speed
+        if speed <= 0 or not items:
+            return
+        ts = items[0].ts_ns
+        if not hasattr(self, "_t0"):
+            self._t0 = (time.monotonic(), ts)
+        wall0, ev0 = self._t0
+        delay = wall0 + (ts - ev0) / 1e9 / speed - time.monotonic()
+        if delay > 0:
+            time.sleep(min(delay, 5.0))
+

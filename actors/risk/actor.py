@@ -1,0 +1,292 @@
+"""RiskActor (singleton): the only place where signals become orders.
+
+Batch k is decided when (a) the feed's BatchEnd(k) has arrived, (b) every signal group has sent its
+SignalBatch(k) and (c) execution has settled batch k-1. Marks and signals of the batch are merged in
+event-time order (a bar's mark before the signal taken on it), so the decisions depend only on the
+data, never on message timing: a replay decides the same orders every time. Fills reach the core
+at batch granularity (after the batch they happened in); pending orders count toward every limit
+until then, so no limit can be passed in between.
+
+After a restart by Ray the actor re-runs the batches already decided from its inputs, which the
+other actors retain (feed history, signal batches, execution reports), and takes the breaker state
+from storage: its state is then exactly what it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from actors.risk.core import Approved, RiskCore
+from cluster import bus, ray_calls
+from cluster.actor_base import ActorShell, EventClock
+from cluster.metrics import (
+    CIRCUIT_BREAKER_STATUS,
+    DAILY_PNL_USD,
+    EVENTS_IN,
+    EVENTS_OUT,
+    EXPOSURE_USD,
+    FILLS,
+    ORDERS,
+    POSITIONS_OPEN,
+    RISK_CHECK_SECONDS,
+    RISK_REJECTIONS,
+    BreakerCode,
+    Metrics,
+)
+from cluster.settings import Settings
+from cluster.storage import make_repository
+from cluster.wire import (
+    Bar,
+    BatchEnd,
+    OrderBatch,
+    OrderIntent,
+    OrderUpdate,
+    Settled,
+    Signal,
+    SignalBatch,
+    Trade,
+)
+
+_BREAKER_CODES = {"closed": BreakerCode.CLOSED, "reducing": BreakerCode.REDUCING, "open": BreakerCode.OPEN}
+
+
+class RiskActor(ActorShell):
+    name = "risk"
+
+    def __init__(self, settings: Settings, groups: list[str]) -> None:
+        super().__init__(settings)
+        b = settings.bus
+        self.groups = list(groups)
+        self.clock = EventClock(replay=settings.market_data.source != "alpaca")
+        self.core = RiskCore(settings.risk, self.clock, settings.execution.client_order_prefix)
+        self.repo = make_repository(settings, self.name)
+        self.metrics = Metrics()
+        self.signals_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.signals_port), topics=[], bind=True,
+                                         hwm=b.recv_hwm, fan_in=True)
+        self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
+                                    topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm)
+        self.reports_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.reports_port),
+                                         topics=[bus.channel_prefix(bus.REPORTS)], bind=False, hwm=b.recv_hwm)
+        self.orders_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.orders_port), source=self.name, bind=True,
+                                        hwm=b.send_hwm)
+        self.next_batch = 1
+        self.settled = 0
+        self.done = False
+        self.done_at = 0.0
+        self.md_pending: list[Bar | Trade] = []
+        self.md_batches: dict[int, tuple[list[Bar | Trade], bool]] = {}
+        self.signal_batches: dict[int, dict[str, SignalBatch]] = defaultdict(dict)
+        self.orders_sent = 0
+        self.rejections: dict[str, int] = defaultdict(int)
+        self.invariant_checks = 0
+        self.restarted = ray_calls.was_reconstructed()
+        if self.restarted:
+            self._recover()
+        else:
+            self._restore_breaker()
+        self.start_loop()
+
+    # ---- control plane -------------------------------------------------------------------------
+
+    def awaiting_batch(self) -> int:
+        return self.next_batch
+
+    def ready(self) -> bool:
+        return self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=0.1)
+
+    def set_groups(self, groups: list[str]) -> None:
+        self.groups = list(groups)
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = self.core.snapshot()
+        snap.update(
+            next_batch=self.next_batch, settled=self.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
+            rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
+            bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
+                 "reports": bus.stats_dict(self.reports_in.stats), "orders": bus.stats_dict(self.orders_out.stats)},
+            failure=self.failure, waiting_for=self.waiting_for(),
+        )
+        return snap
+
+    def waiting_for(self) -> list[str]:
+        """What batch `next_batch` still waits for (empty when it can be decided)."""
+        k = self.next_batch
+        out = [] if k in self.md_batches else [f"market data batch {k}"]
+        got = self.signal_batches.get(k, {})
+        out += [f"signals of {g} for batch {k}" for g in self.groups if g not in got]
+        if self.settled < k - 1:
+            out.append(f"settlement of batch {k - 1}")
+        return out
+
+    def trip(self, by: str, reason: str) -> dict[str, Any]:
+        moved = self.core.trip(by, reason)
+        self._persist_breaker()
+        return {"from": moved.previous, "to": moved.state, "by": by, "reason": reason}
+
+    def reset(self, by: str, reason: str) -> dict[str, Any]:
+        moved = self.core.reset(by, reason)
+        self._persist_breaker()
+        return {"from": moved.previous, "to": moved.state, "by": by, "reason": reason}
+
+    def flush(self) -> None:
+        self._save_state()
+        self.repo.flush()
+
+    def close(self) -> None:
+        self.stop()
+        self.flush()
+        self.repo.close()
+        for s in (self.signals_in, self.md_in, self.reports_in):
+            s.close()
+        self.orders_out.close()
+
+    # ---- data plane ----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        got = False
+        for sub in (self.reports_in, self.md_in, self.signals_in):
+            for _, env in sub.recv(timeout_ms=0):
+                got = True
+                self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
+                if sub is self.reports_in and _settles_at_or_before(env.items, self.settled):
+                    continue  # a settlement already applied (re-run after a restart)
+                for item in env.items:
+                    self._on_item(item)
+        while self._try_decide():
+            got = True
+        if not got:
+            time.sleep(0.0002)
+
+    def _on_item(self, item: object) -> None:
+        if isinstance(item, SignalBatch):
+            if item.batch >= self.next_batch:
+                self.signal_batches[item.batch][item.group] = item
+        elif isinstance(item, Bar | Trade):
+            self.md_pending.append(item)
+        elif isinstance(item, BatchEnd):
+            items, self.md_pending = self.md_pending, []
+            if item.batch >= self.next_batch:
+                self.md_batches[item.batch] = (items, item.final)
+        elif isinstance(item, OrderUpdate):
+            self._apply_update(item, live=True)
+        elif isinstance(item, Settled):
+            self.settled = max(self.settled, item.batch)
+            self._after_settlement(item)
+
+    def _try_decide(self) -> bool:
+        k = self.next_batch
+        if k not in self.md_batches or self.settled < k - 1:
+            return False
+        got = self.signal_batches.get(k, {})
+        if any(g not in got for g in self.groups):
+            return False
+        marks, final = self.md_batches.pop(k)
+        signals = [s for g in self.groups for s in got[g].signals]
+        self.signal_batches.pop(k, None)
+        orders = self._decide(k, marks, signals)
+        self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [OrderBatch(k, orders, final)])
+        self.metrics.inc(EVENTS_OUT, 1, actor=self.name)
+        self.orders_sent += len(orders)
+        self.next_batch = k + 1
+        self._record_events()
+        return True
+
+    def _decide(self, k: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
+        """Marks and signals in event-time order; a mark precedes a signal with the same time."""
+        t0 = time.perf_counter()
+        events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
+        events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        orders: list[OrderIntent] = []
+        for ts, _, _, ev in events:
+            self.clock.advance(ts)
+            if isinstance(ev, Bar):
+                self.core.on_price(ev.symbol, ev.close, ev.ts_ns)
+            elif isinstance(ev, Trade):
+                self.core.on_price(ev.symbol, ev.price, ev.ts_ns)
+            else:
+                decision = self.core.check(ev)
+                if isinstance(decision, Approved):
+                    orders.append(decision.intent)
+                else:
+                    self.rejections[decision.rule] += 1
+                    self.metrics.inc(RISK_REJECTIONS, reason=decision.rule)
+        self.core.tick(self.clock())
+        if signals:
+            self.metrics.observe(RISK_CHECK_SECONDS, time.perf_counter() - t0)
+        return orders
+
+    def _apply_update(self, update: OrderUpdate, live: bool) -> None:
+        self.core.on_order_update(update)
+        if update.last_fill_qty > 0 and self.settings.risk.check_invariants:
+            self.core.portfolio.check_invariants()
+            self.invariant_checks += 1
+        if live:
+            self.metrics.inc(ORDERS, status=update.status)
+            if update.last_fill_qty > 0:
+                self.metrics.inc(FILLS)
+
+    def _after_settlement(self, settled: Settled) -> None:
+        self._record_events()
+        self._save_state()
+        snap_exposure = float(self.core.portfolio.exposure())
+        self.metrics.set(EXPOSURE_USD, snap_exposure)
+        self.metrics.set(POSITIONS_OPEN, float(len(self.core.portfolio.open_symbols())))
+        self.metrics.set(DAILY_PNL_USD, float(self.core.portfolio.day_total_pnl()))
+        self.metrics.set(CIRCUIT_BREAKER_STATUS, float(_BREAKER_CODES[self.core.breaker.state]))
+        if settled.final:
+            self.done = True
+            self.done_at = time.time()
+            self.repo.flush()
+
+    # ---- storage -------------------------------------------------------------------------------
+
+    def _record_events(self) -> None:
+        events = self.core.drain_events()
+        for ev in events:
+            self.repo.record_risk_event(ev)
+            if ev.event_type.startswith("breaker"):
+                self._persist_breaker()
+
+    def _persist_breaker(self) -> None:
+        self.repo.save_breaker(self.core.breaker.to_record())
+
+    def _save_state(self) -> None:
+        now = self.clock()
+        self.repo.save_positions(self.core.portfolio.positions(), now)
+        self.repo.save_daily_pnl(self.core.portfolio.daily_pnl_row())
+
+    def _restore_breaker(self) -> None:
+        record = self.repo.load_breaker()
+        if record is not None and record.state != "closed":
+            self.core.breaker = type(self.core.breaker).from_record(record, self.core.breaker.cooldown_ns)
+            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason)
+
+    def _recover(self) -> None:
+        """Re-run the batches already decided, from inputs the other actors retain."""
+        ns = self.settings.ray.namespace
+        execution = ray_calls.get_actor("execution", ns)
+        md = ray_calls.get_actor("market_data", ns)
+        if execution is None or md is None:
+            self._restore_breaker()
+            return
+        from actors.risk.recovery import rerun_inputs
+
+        upto = int(ray_calls.call(execution, "last_order_batch"))
+        inputs = rerun_inputs(ns, self.groups, upto)
+        for k in range(1, upto + 1):
+            marks, final, signals, updates = inputs.batch(k)
+            self._decide(k, marks, signals)
+            for u in updates:
+                self._apply_update(u, live=False)
+        self.core.drain_events()  # recorded before the restart already
+        self.next_batch = upto + 1
+        self.settled = inputs.settled
+        self._restore_breaker()
+        self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch)
+
+
+def _settles_at_or_before(items: list[Any], batch: int) -> bool:
+    return any(isinstance(i, Settled) and i.batch <= batch for i in items)

@@ -1,0 +1,174 @@
+"""SignalActor: one per symbol group. Subscribes to its symbols only, runs SignalCore per batch.
+
+Market data of a batch is buffered until its BatchEnd, then applied and answered with exactly one
+SignalBatch (possibly empty: it is the group's watermark for that batch). Batches are numbered, so
+a batch seen twice is ignored and a batch missed (a restart, a drop) is fetched from the market-data
+actor's history before the next one is processed: the risk actor sees every batch exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from actors.signal.core import SignalCore
+from actors.signal.strategy import RuleBasedBaseline
+from cluster import bus, ray_calls
+from cluster.actor_base import ActorShell
+from cluster.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    FEATURE_UPDATE_SECONDS,
+    INFERENCE_SECONDS,
+    MODEL_VERSION_INFO,
+    PREDICTIONS,
+    SIGNALS,
+    Metrics,
+)
+from cluster.settings import Settings
+from cluster.wire import Bar, BatchEnd, Quote, SignalBatch
+from models.protocol import Model
+
+SENT_HISTORY_BATCHES = 100_000
+
+
+def load_model(settings: Settings) -> Model:
+    if settings.signal.strategy == "rule_baseline":
+        return RuleBasedBaseline(settings.signal)
+    from models.registry import load_live_model  # the registry decides which version is live
+
+    return load_live_model(settings)
+
+
+def signal_actor_name(group: str) -> str:
+    return f"signal-{group}"
+
+
+class SignalActor(ActorShell):
+    name = "signal"
+
+    def __init__(self, settings: Settings, group: str, symbols: list[str]) -> None:
+        super().__init__(settings)
+        self.name = signal_actor_name(group)
+        self.group = group
+        self.symbols = list(symbols)
+        self.core = SignalCore(group, self.symbols, load_model(settings), settings.signal.allow_short)
+        b = settings.bus
+        topics = [bus.topic(bus.MARKET_DATA, s) for s in self.symbols] + [bus.topic(bus.MARKET_DATA, bus.CONTROL)]
+        self.sub = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port), topics=topics, bind=False,
+                                  hwm=b.recv_hwm)
+        self.pub = bus.Publisher(self.ctx, bus.endpoint(b.host, b.signals_port), source=self.name, bind=False,
+                                 hwm=b.send_hwm, fan_in=True)
+        self.metrics = Metrics()
+        self.last_batch = 0
+        self.pending: list[Bar | Quote] = []
+        self.sent: deque[SignalBatch] = deque(maxlen=SENT_HISTORY_BATCHES)
+        self.signals_sent = 0
+        self.recovered_batches = 0
+        self.restarted = ray_calls.was_reconstructed()
+        self._distrust_live = self.restarted
+        self.metrics.set(MODEL_VERSION_INFO, 1, version=self.core.model_version)
+        if self.restarted:
+            self.log.warning("%s restarted by Ray: rebuilding state from market-data history", self.name)
+            self._recover()
+        self.start_loop()
+
+    # ---- control plane -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "group": self.group, "symbols": self.symbols, "last_batch": self.last_batch,
+            "signals": self.signals_sent, "restarted": self.restarted, "recovered_batches": self.recovered_batches,
+            "subscriber": bus.stats_dict(self.sub.stats), "core": self.core.stats(), "failure": self.failure,
+        }
+
+    def signal_history(self, upto: int) -> list[SignalBatch]:
+        """The SignalBatches already sent for batches <= upto (the risk actor's restart re-runs them)."""
+        return [sb for sb in list(self.sent) if sb.batch <= upto]
+
+    def swap_model(self, model: Model) -> str:
+        """Called between batches by the control plane (the loop applies whole batches only)."""
+        old = self.core.model_version
+        self.core.swap_model(model)
+        self.metrics.set(MODEL_VERSION_INFO, 0, version=old)
+        self.metrics.set(MODEL_VERSION_INFO, 1, version=self.core.model_version)
+        return self.core.model_version
+
+    def close(self) -> None:
+        self.stop()
+        self.sub.close()
+        self.pub.close()
+
+    # ---- data plane ----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        for _, env in self.sub.recv(timeout_ms=50):
+            self.metrics.inc(EVENTS_IN, len(env.items), actor="signal")
+            for item in env.items:
+                if isinstance(item, BatchEnd):
+                    self._on_batch_end(item)
+                elif isinstance(item, Bar | Quote):
+                    self.pending.append(item)
+
+    def _on_batch_end(self, end: BatchEnd) -> None:
+        items, self.pending = self.pending, []
+        if end.batch <= self.last_batch:
+            return  # seen already (a feed that resumed, or our own recovery)
+        if self._distrust_live:
+            # The first live batch after a (re)subscription may be partial: take it from history.
+            self._distrust_live = False
+            self._fill_gap(end.batch)
+            return
+        if end.batch > self.last_batch + 1:
+            self._fill_gap(end.batch - 1)
+        self._process(end.batch, items, end.final)
+
+    def _process(self, batch: int, items: list[Bar | Quote], final: bool) -> None:
+        t0 = time.perf_counter()
+        for item in items:
+            if isinstance(item, Bar):
+                self.core.on_bar(item, batch)
+            else:
+                self.core.on_quote(item)
+        t1 = time.perf_counter()
+        rows = self.core.stats().get("pending_rows", 0)
+        sb = self.core.end_batch(batch, final)
+        t2 = time.perf_counter()
+        self.pub.send(bus.topic(bus.SIGNALS, self.group), [sb])
+        self.sent.append(sb)
+        self.last_batch = batch
+        self.signals_sent += len(sb.signals)
+        self.metrics.observe(FEATURE_UPDATE_SECONDS, t1 - t0)
+        if rows:
+            self.metrics.observe(INFERENCE_SECONDS, t2 - t1)
+            self.metrics.inc(PREDICTIONS, float(rows), model_version=self.core.model_version)
+        for sig in sb.signals:
+            self.metrics.inc(SIGNALS, side="long" if sig.target > 0 else "short" if sig.target < 0 else "flat")
+        self.metrics.inc(EVENTS_OUT, 1, actor="signal")
+
+    def _fill_gap(self, upto: int) -> None:
+        """Batches last_batch+1 .. upto were missed: take them from the feed's history."""
+        md = ray_calls.get_actor("market_data", self.settings.ray.namespace)
+        if md is None:
+            raise RuntimeError(f"{self.name}: batches {self.last_batch + 1}..{upto} missed and no feed to ask")
+        batches, _ = ray_calls.call(md, "history", self.symbols, self.last_batch)
+        for k, items, final in batches:
+            if self.last_batch < k <= upto:
+                self._process(k, items, final)
+                self.recovered_batches += 1
+
+    def _recover(self) -> None:
+        """After a restart: warm features and targets on what the risk actor has already decided, then
+        re-answer every batch it still waits for (it ignores answers it already has)."""
+        ns = self.settings.ray.namespace
+        md = ray_calls.get_actor("market_data", ns)
+        risk = ray_calls.get_actor("risk", ns)
+        if md is None or risk is None:
+            return
+        awaiting = int(ray_calls.call(risk, "awaiting_batch"))
+        batches, _ = ray_calls.call(md, "history", self.symbols, 0)
+        warm = [m for k, items, _ in batches if k < awaiting for m in items]
+        self.core.warm(warm)
+        self.last_batch = max(0, awaiting - 1)
+        self.log.warning("%s warmed on %d events; resuming at batch %d", self.name, len(warm), awaiting)

@@ -1,0 +1,85 @@
+"""What every actor shell shares: one ZeroMQ context, one loop thread, and honest status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from cluster.settings import Settings
+
+
+class EventClock:
+    """`now` of the trading cores. In replay it is the latest event time seen (so a 2013 replay is
+    not 'stale' against the wall clock); live it is the wall clock."""
+
+    def __init__(self, replay: bool) -> None:
+        self.replay = replay
+        self._now = 0
+
+    def advance(self, ts_ns: int) -> None:
+        if ts_ns > self._now:
+            self._now = ts_ns
+
+    def __call__(self) -> int:
+        return self._now if self.replay else time.time_ns()
+
+
+class ActorShell:
+    """Base of the actor shells: a loop thread that runs `step()` until stopped or failed."""
+
+    name = "actor"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = logging.getLogger(f"trading.{self.name}")
+        self.ctx = zmq.Context.instance()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failure: str | None = None
+        self.started_at = time.time()
+
+    def start_loop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.step()
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self.log.error("loop failed: %s\n%s", self.failure, traceback.format_exc())
+
+    def step(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def ping(self) -> dict[str, Any]:
+        import os
+
+        return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0

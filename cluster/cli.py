@@ -1,0 +1,190 @@
+"""trading-cluster: run the cluster, replay data as fast as possible, operate a running cluster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import SecretStr
+
+from cluster.errors import ConfigError, DependencyDown, TradingError
+from cluster.settings import Settings, load_settings
+
+log = logging.getLogger("trading.cli")
+
+
+def _settings_with(args: argparse.Namespace, **section_overrides: dict[str, Any]) -> Settings:
+    base = load_settings()
+    merged: dict[str, Any] = {}
+    for section, values in section_overrides.items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            merged[section] = getattr(base, section).model_copy(update=values)
+    return base.model_copy(update=merged) if merged else base
+
+
+def _isolate_replay_storage(settings: Settings, database: str | None) -> Settings:
+    """A replay of historical data gets its own database and journal under var/runs/<run>/ unless one
+    is named: its deterministic client_order_ids must not collide with an earlier run's intent log."""
+    if database:
+        return settings.model_copy(update={"database": settings.database.model_copy(
+            update={"url": SecretStr(database)})})
+    if settings.market_data.source == "alpaca":
+        return settings
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+    state = f"{settings.state_dir}/runs/{run_id}"
+    url = f"sqlite:///{state}/trading.db"
+    return settings.model_copy(update={"state_dir": state, "database": settings.database.model_copy(
+        update={"url": SecretStr(url)})})
+
+
+def _run_pipeline(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None) -> dict[str, Any]:
+    from cluster.status_view import StatusView
+    from cluster.supervisor import Supervisor
+
+    sup = Supervisor(settings, address)
+    try:
+        info = sup.start()
+        if info.dashboard_url and live_view:
+            print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
+        view = StatusView(enabled=live_view)
+        sup.start_feed()
+        with view:
+            stats = sup.run_until_done(timeout_s, on_tick=view.update)
+        return sup.summary(stats)
+    finally:
+        sup.shutdown()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _isolate_replay_storage(_settings_with(args, market_data={"speed": args.speed}), args.database)
+    summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    _print_summary(summary, args.json)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    md: dict[str, Any] = {"speed": 0.0, "source": "replay", "batch_bars": args.batch}
+    if args.data:
+        md["files"] = tuple(args.data)
+    if args.start is not None or args.all_dates:
+        md["start"] = args.start
+    if args.end is not None or args.all_dates:
+        md["end"] = args.end
+    sig: dict[str, Any] = {}
+    if args.symbols:
+        sig["universe"] = tuple(args.symbols.split(","))
+    settings = _settings_with(args, market_data=md, signal=sig)
+    if args.all_dates:
+        settings = settings.model_copy(update={"market_data": settings.market_data.model_copy(
+            update={"start": None, "end": None})})
+    settings = _isolate_replay_storage(settings, args.database)
+    summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    _print_summary(summary, args.json)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    from cluster.status_view import print_summary
+
+    print_summary(summary)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from cluster.storage import database_url, migrate
+
+    settings = load_settings()
+    if args.db_command == "upgrade":
+        migrate(settings)
+        print("database schema is at head")
+    elif args.db_command == "maintain":
+        from cluster.db import maintain_partitions
+
+        report = maintain_partitions(database_url(settings), settings.database.partition_months_ahead,
+                                     settings.database.retention_years)
+        print(report)
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from alpaca_sim.__main__ import main as sim_main
+
+    return int(sim_main(args.sim_args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trading-cluster", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the whole cluster on the configured source (default: shipped real data)")
+    run.add_argument("--address", help="Ray address ('local' starts one; 'auto' joins a running cluster)")
+    run.add_argument("--speed", type=float, help="0 = as fast as possible, N = N x real time")
+    run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    run.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
+    run.add_argument("--database", help="SQLAlchemy URL (default: a new SQLite file per replay run)")
+    run.set_defaults(func=cmd_run)
+
+    rp = sub.add_parser("replay", help="replay data files as fast as possible through the full pipeline")
+    rp.add_argument("--data", nargs="+", help="CSV files in the shipped-data format (default: config)")
+    rp.add_argument("--start", help="first UTC date YYYY-MM-DD")
+    rp.add_argument("--end", help="last UTC date YYYY-MM-DD")
+    rp.add_argument("--all-dates", action="store_true", help="ignore the configured date range")
+    rp.add_argument("--symbols", help="comma-separated universe (default: config)")
+    rp.add_argument("--batch", type=int, default=None, help="events per batch")
+    rp.add_argument("--address", help="Ray address")
+    rp.add_argument("--timeout", type=float, default=600.0)
+    rp.add_argument("--json", action="store_true", help="machine-readable summary")
+    rp.add_argument("--database", help="SQLAlchemy URL or memory:// (default: a new SQLite file per run)")
+    rp.set_defaults(func=cmd_replay)
+
+    db = sub.add_parser("db", help="database schema and maintenance")
+    db.add_argument("db_command", choices=["upgrade", "maintain"])
+    db.set_defaults(func=cmd_db)
+
+    sim = sub.add_parser("sim", help="run the Alpaca-compatible simulator (arguments after --)")
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(func=cmd_sim)
+
+    try:
+        from cluster.cli_control import add_control_commands
+    except ImportError:  # the control commands live in their own module
+        pass
+    else:
+        add_control_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from cluster.logs import configure_logging
+
+    try:
+        configure_logging(load_settings().logging, verbose=args.verbose)
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DependencyDown as exc:
+        print(f"dependency down: {exc}", file=sys.stderr)
+        return 3
+    except TradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: the cluster was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

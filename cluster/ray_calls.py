@@ -1,0 +1,235 @@
+"""Every call into Ray goes through this module (the rest of the project never imports ray).
+
+Outcomes of calls are mapped once to CallOutcome; Ray's exceptions never leak past here:
+RayActorError -> CRASHED, RayTaskError -> APP_ERROR, GetTimeoutError -> TIMEOUT,
+ActorUnavailableError -> UNAVAILABLE ("may have executed": retry only idempotent calls).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.errors import DependencyDown, TradingError
+from cluster.settings import RaySettings
+
+log = logging.getLogger("trading.ray")
+
+
+class CallOutcome(enum.StrEnum):
+    OK = "ok"
+    PENDING = "pending"
+    CRASHED = "crashed"
+    UNAVAILABLE = "unavailable"
+    APP_ERROR = "app_error"
+    TIMEOUT = "timeout"
+
+
+class ActorCallError(TradingError):
+    def __init__(self, outcome: CallOutcome, message: str) -> None:
+        super().__init__(f"{outcome}: {message}")
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    address: str
+    dashboard_url: str  # "" when the dashboard is off; always with a scheme otherwise
+    namespace: str
+    started_here: bool
+
+
+def _ray() -> Any:
+    import ray
+
+    return ray
+
+
+def init_cluster(
+    rs: RaySettings, address: str | None = None, local_resources: dict[str, float] | None = None
+) -> ClusterInfo:
+    """Start a local cluster or join one. Chooses token auth explicitly (Ray 2.60 defaults it on)."""
+    ray = _ray()
+    os.environ["RAY_AUTH_MODE"] = rs.auth_mode
+    target = address or rs.address
+    if ray.is_initialized():
+        ctx = ray.get_runtime_context()
+        return ClusterInfo(ctx.gcs_address, "", rs.namespace, started_here=False)
+    kwargs: dict[str, Any] = {"namespace": rs.namespace, "log_to_driver": True}
+    local = target == "local"
+    if local:
+        kwargs.update(
+            include_dashboard=rs.include_dashboard,
+            dashboard_host=rs.dashboard_host,
+            dashboard_port=rs.dashboard_port,
+            _system_config={"metrics_report_interval_ms": rs.metrics_report_interval_ms},
+        )
+        if rs.num_cpus:
+            kwargs["num_cpus"] = rs.num_cpus
+        if local_resources:
+            kwargs["resources"] = local_resources
+    try:
+        ctx = ray.init(address=target, **kwargs)
+    except ConnectionError as exc:
+        raise DependencyDown(f"cannot reach the Ray cluster at {target!r}: {exc}") from exc
+    dash = ctx.dashboard_url or ""
+    if dash and not dash.startswith("http"):
+        dash = f"http://{dash}"
+    return ClusterInfo(ctx.address_info.get("gcs_address", target), dash, rs.namespace, started_here=local)
+
+
+def shutdown() -> None:
+    ray = _ray()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def is_initialized() -> bool:
+    return _ray().is_initialized()
+
+
+_remote_classes: dict[type, Any] = {}
+
+
+def start_actor(
+    cls: type,
+    name: str,
+    namespace: str,
+    *args: Any,
+    num_cpus: float = 0.25,
+    resources: dict[str, float] | None = None,
+    max_restarts: int = -1,
+    max_concurrency: int = 4,
+) -> Any:
+    """Create (or find) a named, restartable actor. Its methods run on a thread pool so that control
+    calls are answered while its own loop thread works."""
+    ray = _ray()
+    remote = _remote_classes.get(cls)
+    if remote is None:
+        remote = _remote_classes[cls] = ray.remote(cls)
+    return remote.options(
+        name=name,
+        namespace=namespace,
+        max_restarts=max_restarts,
+        max_task_retries=0,
+        num_cpus=num_cpus,
+        resources=resources or {},
+        max_concurrency=max_concurrency,
+    ).remote(*args)
+
+
+def get_actor(name: str, namespace: str) -> Any | None:
+    ray = _ray()
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return None
+
+
+def submit(handle: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Start a call; returns a reference to poll() or wait()."""
+    return getattr(handle, method).remote(*args, **kwargs)
+
+
+def _map(exc: BaseException) -> CallOutcome:
+    ray = _ray()
+    exc_mod = ray.exceptions
+    if isinstance(exc, exc_mod.GetTimeoutError):
+        return CallOutcome.TIMEOUT
+    if isinstance(exc, getattr(exc_mod, "ActorUnavailableError", ())):
+        return CallOutcome.UNAVAILABLE
+    if isinstance(exc, exc_mod.RayActorError):
+        return CallOutcome.CRASHED
+    if isinstance(exc, exc_mod.RayTaskError):
+        return CallOutcome.APP_ERROR
+    raise exc
+
+
+def wait(ref: Any, timeout_s: float) -> Any:
+    """The call's result; raises ActorCallError with the mapped outcome."""
+    ray = _ray()
+    try:
+        return ray.get(ref, timeout=timeout_s)
+    except Exception as exc:
+        outcome = _map(exc)
+        cause = getattr(exc, "cause", None) or exc
+        raise ActorCallError(outcome, str(cause).splitlines()[0] if str(cause) else type(cause).__name__) from exc
+
+
+def call(handle: Any, method: str, *args: Any, timeout_s: float = 30.0, **kwargs: Any) -> Any:
+    return wait(submit(handle, method, *args, **kwargs), timeout_s)
+
+
+def poll(ref: Any) -> tuple[CallOutcome, Any]:
+    """Non-blocking: (PENDING, None) until done, then (OK, value) or (outcome, error text)."""
+    ray = _ray()
+    ready, _ = ray.wait([ref], timeout=0)
+    if not ready:
+        return CallOutcome.PENDING, None
+    try:
+        return CallOutcome.OK, ray.get(ref, timeout=0)
+    except Exception as exc:
+        return _map(exc), str(exc).splitlines()[0]
+
+
+def kill(handle: Any, no_restart: bool = True) -> None:
+    ray = _ray()
+    try:
+        ray.kill(handle, no_restart=no_restart)
+    except Exception as exc:  # already gone is fine
+        log.debug("kill: %s", exc)
+
+
+def actor_states(namespace: str) -> dict[str, dict[str, Any]]:
+    """name -> {state, pid, node_id, num_restarts} for the named actors of a namespace."""
+    from ray.util.state import list_actors
+
+    out: dict[str, dict[str, Any]] = {}
+    for a in list_actors(filters=[("ray_namespace", "=", namespace)], detail=True, limit=10_000):
+        name = a.name if hasattr(a, "name") else a["name"]
+        if not name:
+            continue
+        row = a if isinstance(a, dict) else a.__dict__
+        prev = out.get(name)
+        if prev is not None and prev["state"] == "ALIVE":
+            continue
+        out[name] = {
+            "state": row.get("state"),
+            "pid": row.get("pid"),
+            "node_id": row.get("node_id"),
+            "num_restarts": int(row.get("num_restarts") or 0),
+        }
+    return out
+
+
+def was_reconstructed() -> bool:
+    """True inside an actor that Ray restarted (read once, in __init__)."""
+    ray = _ray()
+    try:
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+    except Exception:
+        return False
+
+
+def in_ray_worker() -> bool:
+    import sys
+
+    if "ray" not in sys.modules:
+        return False
+    ray = _ray()
+    return bool(ray.is_initialized() and ray.get_runtime_context().worker.mode == 0)  # WORKER_MODE == 0
+
+
+def node_of_current_actor() -> str:
+    ray = _ray()
+    try:
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:
+        return ""
+
+
+def cluster_resources() -> dict[str, float]:
+    return dict(_ray().cluster_resources())

@@ -1,0 +1,226 @@
+"""Supervisor: a reconcile loop over the named actors of namespace `trading`.
+
+Desired state: one market-data, risk and execution actor and one signal actor per symbol group.
+Ray restarts a crashed actor by itself (max_restarts=-1); the supervisor creates what is missing or
+dead for good, counts restarts, and shuts everything down in order (stop the feed, let the pipeline
+drain, persist, then kill).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.execution.actor import ExecutionActor
+from actors.market_data.actor import MarketDataActor
+from actors.risk.actor import RiskActor
+from actors.signal.actor import SignalActor, signal_actor_name
+from cluster import placement, ray_calls
+from cluster.errors import ConfigError, DependencyDown
+from cluster.metrics import ACTOR_RESTARTS, Metrics
+from cluster.settings import Settings
+from cluster.storage import migrate
+from cluster.summary import build_summary
+
+log = logging.getLogger("trading.supervisor")
+
+SINGLETONS = ("risk", "execution", "market_data")
+
+
+def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[str, list[str]]:
+    """g0, g1, ...: consecutive slices of the universe, `group_size` symbols each."""
+    if group_size < 1:
+        raise ConfigError("signal.group_size must be >= 1")
+    symbols = list(universe)
+    return {f"g{i // group_size}": symbols[i:i + group_size] for i in range(0, len(symbols), group_size)}
+
+
+@dataclass
+class ReconcileResult:
+    created: list[str] = field(default_factory=list)
+    restarted: dict[str, int] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, address: str | None = None) -> None:
+        self.settings = settings
+        self.address = address
+        self.ns = settings.ray.namespace
+        universe = _universe(settings)
+        self.groups = plan_groups(universe, settings.signal.group_size)
+        self.handles: dict[str, Any] = {}
+        self.info: ray_calls.ClusterInfo | None = None
+        self.metrics = Metrics()
+        self._restarts_seen: dict[str, int] = {}
+        self._use_resources = False
+        self.started_at = 0.0
+        self.finished_at = 0.0
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 60.0) -> ray_calls.ClusterInfo:
+        local_resources = {
+            placement.CORE_RESOURCE: 1.0,
+            placement.SIGNALS_RESOURCE: float(max(4, len(self.groups))),
+            placement.TRAIN_RESOURCE: 1.0,
+        }
+        self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
+        self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
+        migrate(self.settings)
+        for name in self.desired():
+            self._create(name)
+        self._wait_ready(timeout_s)
+        return self.info
+
+    def desired(self) -> list[str]:
+        """Creation order matters only for speed: binders first, the feed last."""
+        return ["risk", "execution", *[signal_actor_name(g) for g in self.groups], "market_data"]
+
+    def start_feed(self) -> None:
+        self.started_at = time.time()
+        ray_calls.call(self.handles["market_data"], "start_feed")
+
+    def _create(self, name: str) -> None:
+        s = self.settings
+        cpus = s.ray.actor_num_cpus
+        if name in SINGLETONS:
+            resources = placement.core_singleton_resources() if self._use_resources else None
+            cls, args = {
+                "risk": (RiskActor, (s, list(self.groups))),
+                "execution": (ExecutionActor, (s,)),
+                "market_data": (MarketDataActor, (s, len(self.groups) + 2)),
+            }[name]
+        else:
+            group = name.removeprefix("signal-")
+            resources = placement.signal_actor_resources() if self._use_resources else None
+            cls, args = SignalActor, (s, group, self.groups[group])
+        self.handles[name] = ray_calls.start_actor(cls, name, self.ns, *args, num_cpus=cpus, resources=resources)
+        log.info("created actor %s", name)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for name in self.desired():
+            ray_calls.call(self.handles[name], "ping", timeout_s=timeout_s)
+        for name in ("risk", "execution"):
+            while not ray_calls.call(self.handles[name], "ready", timeout_s=timeout_s):
+                if time.monotonic() > deadline:
+                    raise DependencyDown(f"{name} actor did not see its subscribers within {timeout_s:.0f}s")
+
+    # ---- reconcile loop -------------------------------------------------------------------------
+
+    def reconcile_once(self) -> ReconcileResult:
+        result = ReconcileResult()
+        try:
+            states = ray_calls.actor_states(self.ns)
+        except Exception as exc:  # the state API is best effort; never take the cluster down for it
+            log.warning("actor state query failed: %s", exc)
+            return result
+        for name in self.desired():
+            row = states.get(name)
+            state = row["state"] if row else "MISSING"
+            result.states[name] = state
+            if row is not None:
+                seen = self._restarts_seen.get(name, 0)
+                if row["num_restarts"] > seen:
+                    delta = row["num_restarts"] - seen
+                    self.metrics.inc(ACTOR_RESTARTS, float(delta), actor=name)
+                    result.restarted[name] = row["num_restarts"]
+                    log.warning("actor %s was restarted by Ray (%d restarts)", name, row["num_restarts"])
+                self._restarts_seen[name] = row["num_restarts"]
+            if state in ("MISSING", "DEAD"):
+                try:
+                    self._create(name)
+                    result.created.append(name)
+                except Exception as exc:
+                    log.error("could not re-create %s: %s", name, exc)
+        return result
+
+    def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """One round of status calls, issued together; an actor that does not answer is reported so."""
+        methods = {"risk": "snapshot", "execution": "stats", "market_data": "stats"}
+        refs = {n: ray_calls.submit(h, methods.get(n, "stats")) for n, h in self.handles.items()}
+        out: dict[str, Any] = {}
+        for name, ref in refs.items():
+            try:
+                out[name] = ray_calls.wait(ref, timeout_s)
+            except ray_calls.ActorCallError as exc:
+                out[name] = {"unavailable": str(exc)}
+        return out
+
+    def run_until_done(
+        self, timeout_s: float | None = None, on_tick: Callable[[dict[str, Any]], None] | None = None,
+        tick_s: float = 0.5,
+    ) -> dict[str, Any]:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last_reconcile = 0.0
+        while True:
+            stats = self.stats()
+            if on_tick:
+                on_tick(stats)
+            risk = stats.get("risk", {})
+            if risk.get("done"):
+                self.finished_at = time.time()
+                return stats
+            for name, st in stats.items():
+                if isinstance(st, dict) and st.get("failure"):
+                    raise DependencyDown(f"actor {name} failed: {st['failure']}")
+            if time.monotonic() - last_reconcile > 2.0:
+                self.reconcile_once()
+                last_reconcile = time.monotonic()
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"the pipeline did not finish within {timeout_s}s (risk at batch "
+                                   f"{risk.get('next_batch')}, feed at {stats.get('market_data', {}).get('batch')})")
+            time.sleep(tick_s)
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return ray_calls.call(self.handles["execution"], "ledger")
+
+    def summary(self, stats: dict[str, Any]) -> dict[str, Any]:
+        # Measured by the actors themselves: first batch published -> last batch settled.
+        first = stats.get("market_data", {}).get("first_publish") or self.started_at
+        done = stats.get("risk", {}).get("done_at") or self.finished_at or time.time()
+        wall = done - first
+        return build_summary(stats, self.ledger(), wall, self.groups, self.info)
+
+    def shutdown(self, drain_s: float = 10.0) -> None:
+        """Stop the feed, let the pipeline drain, persist, then stop every actor."""
+        md = self.handles.get("market_data")
+        if md is not None:
+            _quiet(lambda: ray_calls.call(md, "stop", timeout_s=drain_s))
+        deadline = time.monotonic() + drain_s
+        risk = self.handles.get("risk")
+        while risk is not None and time.monotonic() < deadline:
+            snap = _quiet(lambda: ray_calls.call(risk, "snapshot", timeout_s=2))
+            feed = _quiet(lambda: ray_calls.call(md, "stats", timeout_s=2)) if md is not None else None
+            if not snap or not feed or snap.get("next_batch", 0) > feed.get("batch", 0):
+                break
+            time.sleep(0.1)
+        for name in reversed(self.desired()):
+            handle = self.handles.get(name)
+            if handle is not None:
+                _quiet(lambda h=handle: ray_calls.call(h, "close", timeout_s=drain_s))
+                ray_calls.kill(handle)
+        self.handles.clear()
+        if self.info is not None and self.info.started_here:
+            ray_calls.shutdown()
+
+
+def _universe(settings: Settings) -> tuple[str, ...]:
+    md = settings.market_data
+    if md.source == "synthetic":
+        from actors.market_data.synthetic import synthetic_symbol
+
+        return tuple(synthetic_symbol(i) for i in range(md.synthetic_symbols))
+    return settings.signal.universe
+
+
+def _quiet(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as exc:
+        log.debug("ignored during shutdown: %s", exc)
+        return None
