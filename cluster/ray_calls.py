@@ -183,24 +183,30 @@ def kill(handle: Any, no_restart: bool = True) -> None:
         log.debug("kill: %s", exc)
 
 
-def actor_states(namespace: str) -> dict[str, dict[str, Any]]:
-    """name -> {state, pid, node_id, num_restarts} for the named actors of a namespace."""
-    from ray.util.state import list_actors
+def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """name -> {state, pid, node_id, num_restarts} for named actors of a namespace.
 
+    Read from the GCS directly, so it works without the dashboard (the state API needs it)."""
+    ray = _ray()
+    from ray._private import state
+
+    rows = state.actors()
+    if names is None:
+        names = sorted({r["Name"] for r in rows.values() if r.get("Name")})
     out: dict[str, dict[str, Any]] = {}
-    for a in list_actors(filters=[("ray_namespace", "=", namespace)], detail=True, limit=10_000):
-        name = a.name if hasattr(a, "name") else a["name"]
-        if not name:
+    for name in names:
+        try:
+            handle = ray.get_actor(name, namespace=namespace)
+        except ValueError:
             continue
-        row = a if isinstance(a, dict) else a.__dict__
-        prev = out.get(name)
-        if prev is not None and prev["state"] == "ALIVE":
+        row = rows.get(handle._actor_id.hex())
+        if row is None:
             continue
         out[name] = {
-            "state": row.get("state"),
-            "pid": row.get("pid"),
-            "node_id": row.get("node_id"),
-            "num_restarts": int(row.get("num_restarts") or 0),
+            "state": row.get("State"),
+            "pid": row.get("Pid"),
+            "node_id": (row.get("Address") or {}).get("NodeID"),
+            "num_restarts": int(row.get("NumRestarts") or 0),
         }
     return out
 

@@ -38,7 +38,7 @@ def build_summary(
         "wall_seconds": round(wall_s, 4),
         "bars_per_s": round(bars / wall_s, 1) if wall_s > 0 else None,
         "events_per_s": round(events / wall_s, 1) if wall_s > 0 else None,
-        "signals": sum(int(s.get("signals", 0)) for n, s in stats.items() if n.startswith("signal-")),
+        "signals": int(risk.get("signals_seen", 0)),
         "orders": int(risk.get("orders_sent", 0)),
         "rejections": risk.get("rejections", {}),
         "fills": len(fills),

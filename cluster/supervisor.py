@@ -115,7 +115,7 @@ class Supervisor:
     def reconcile_once(self) -> ReconcileResult:
         result = ReconcileResult()
         try:
-            states = ray_calls.actor_states(self.ns)
+            states = ray_calls.actor_states(self.ns, self.desired())
         except Exception as exc:  # the state API is best effort; never take the cluster down for it
             log.warning("actor state query failed: %s", exc)
             return result
@@ -204,7 +204,11 @@ class Supervisor:
             if handle is not None:
                 _quiet(lambda h=handle: ray_calls.call(h, "close", timeout_s=drain_s))
                 ray_calls.kill(handle)
+        names = list(self.handles)
         self.handles.clear()
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline and any(ray_calls.get_actor(n, self.ns) for n in names):
+            time.sleep(0.05)  # names are free again before a new cluster may take them
         if self.info is not None and self.info.started_here:
             ray_calls.shutdown()
 

@@ -79,6 +79,7 @@ class RiskActor(ActorShell):
         self.md_batches: dict[int, tuple[list[Bar | Trade], bool]] = {}
         self.signal_batches: dict[int, dict[str, SignalBatch]] = defaultdict(dict)
         self.orders_sent = 0
+        self.signals_seen = 0
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
@@ -103,6 +104,7 @@ class RiskActor(ActorShell):
         snap = self.core.snapshot()
         snap.update(
             next_batch=self.next_batch, settled=self.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
+            signals_seen=self.signals_seen,
             rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
             bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
                  "reports": bus.stats_dict(self.reports_in.stats), "orders": bus.stats_dict(self.orders_out.stats)},
@@ -162,13 +164,13 @@ class RiskActor(ActorShell):
     def _on_item(self, item: object) -> None:
         if isinstance(item, SignalBatch):
             if item.batch >= self.next_batch:
-                self.signal_batches[item.batch][item.group] = item
+                self.signal_batches[item.batch].setdefault(item.group, item)
         elif isinstance(item, Bar | Trade):
             self.md_pending.append(item)
         elif isinstance(item, BatchEnd):
             items, self.md_pending = self.md_pending, []
             if item.batch >= self.next_batch:
-                self.md_batches[item.batch] = (items, item.final)
+                self.md_batches.setdefault(item.batch, (items, item.final))
         elif isinstance(item, OrderUpdate):
             self._apply_update(item, live=True)
         elif isinstance(item, Settled):
@@ -196,6 +198,7 @@ class RiskActor(ActorShell):
     def _decide(self, k: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
         """Marks and signals in event-time order; a mark precedes a signal with the same time."""
         t0 = time.perf_counter()
+        self.signals_seen += len(signals)
         events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
         events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
         events.sort(key=lambda e: (e[0], e[1], e[2]))
@@ -278,12 +281,16 @@ class RiskActor(ActorShell):
         inputs = rerun_inputs(ns, self.groups, upto)
         for k in range(1, upto + 1):
             marks, final, signals, updates = inputs.batch(k)
-            self._decide(k, marks, signals)
+            self.orders_sent += len(self._decide(k, marks, signals))
             for u in updates:
                 self._apply_update(u, live=False)
         self.core.drain_events()  # recorded before the restart already
         self.next_batch = upto + 1
         self.settled = inputs.settled
+        for k, (marks, final) in inputs.later_marks.items():  # published while this actor was down
+            self.md_batches.setdefault(k, (marks, final))
+        for sb in inputs.later_signals:
+            self.signal_batches[sb.batch].setdefault(sb.group, sb)
         self._restore_breaker()
         self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch)
 

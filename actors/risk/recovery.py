@@ -16,6 +16,8 @@ class RerunInputs:
     signals: dict[int, list[Signal]]
     reports: dict[int, list[OrderUpdate]]
     settled: int
+    later_marks: dict[int, tuple[list[Bar | Trade], bool]]
+    later_signals: list[SignalBatch]
 
     def batch(self, k: int) -> tuple[list[Bar | Trade], bool, list[Signal], list[OrderUpdate]]:
         marks, final = self.marks.get(k, ([], False))
@@ -30,15 +32,21 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
     if md is None or execution is None:
         raise DependencyDown("risk recovery needs the market-data and execution actors")
     history, _ = ray_calls.call(md, "history", None, 0)
-    marks = {k: ([m for m in items if isinstance(m, Bar | Trade)], final) for k, items, final in history if k <= upto}
+    all_marks = {k: ([m for m in items if isinstance(m, Bar | Trade)], final) for k, items, final in history}
+    marks = {k: v for k, v in all_marks.items() if k <= upto}
+    later_marks = {k: v for k, v in all_marks.items() if k > upto}
     signals: dict[int, list[Signal]] = {}
+    later_signals: list[SignalBatch] = []
     for g in groups:
         actor = ray_calls.get_actor(signal_actor_name(g), namespace)
         if actor is None:
             raise DependencyDown(f"risk recovery needs signal group {g}")
-        batches: list[SignalBatch] = ray_calls.call(actor, "signal_history", upto)
+        batches: list[SignalBatch] = ray_calls.call(actor, "signal_history", None)
         for sb in batches:
-            signals.setdefault(sb.batch, []).extend(sb.signals)
+            if sb.batch <= upto:
+                signals.setdefault(sb.batch, []).extend(sb.signals)
+            else:
+                later_signals.append(sb)
     # Execution settles `upto` soon after it received the order batch: wait for it.
     deadline = time.monotonic() + timeout_s
     while True:
@@ -48,4 +56,4 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
         time.sleep(0.05)
     if settled < upto:
         raise DependencyDown(f"execution has not settled batch {upto} within {timeout_s:.0f}s")
-    return RerunInputs(marks, signals, reports, settled)
+    return RerunInputs(marks, signals, reports, settled, later_marks, later_signals)

@@ -83,9 +83,9 @@ class SignalActor(ActorShell):
             "subscriber": bus.stats_dict(self.sub.stats), "core": self.core.stats(), "failure": self.failure,
         }
 
-    def signal_history(self, upto: int) -> list[SignalBatch]:
-        """The SignalBatches already sent for batches <= upto (the risk actor's restart re-runs them)."""
-        return [sb for sb in list(self.sent) if sb.batch <= upto]
+    def signal_history(self, upto: int | None = None) -> list[SignalBatch]:
+        """The SignalBatches already sent (for batches <= upto): a restarted risk actor re-runs them."""
+        return [sb for sb in list(self.sent) if upto is None or sb.batch <= upto]
 
     def swap_model(self, model: Model) -> str:
         """Called between batches by the control plane (the loop applies whole batches only)."""
@@ -171,4 +171,9 @@ class SignalActor(ActorShell):
         warm = [m for k, items, _ in batches if k < awaiting for m in items]
         self.core.warm(warm)
         self.last_batch = max(0, awaiting - 1)
-        self.log.warning("%s warmed on %d events; resuming at batch %d", self.name, len(warm), awaiting)
+        for k, items, final in batches:  # answer what the feed published while we were down
+            if k > self.last_batch:
+                self._process(k, items, final)
+                self.recovered_batches += 1
+        self.log.warning("%s warmed on %d events; re-answered batches %d..%d", self.name, len(warm), awaiting,
+                         self.last_batch)

@@ -1,0 +1,44 @@
+# Two commands are all a new user needs: `make run` and `make test`.
+SHELL := /bin/sh
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/test
+export RAY_AUTH_MODE ?= disabled
+# Ray's usage-stats prompt and its log deduplication only get in the way here.
+export RAY_USAGE_STATS_ENABLED ?= 0
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: run test test-unit test-integration bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt scripts/find-python
+	@PY=$$(scripts/find-python) || exit 1; \
+	 if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	   echo "creating $(VENV) with $$PY"; rm -rf $(VENV); "$$PY" -m venv $(VENV) || exit 1; fi
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,lint,bench]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/trading-cluster run
+
+test: $(STAMP)
+	TRADING_TEST_POSTGRES_URL=$${TRADING_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py --write BENCHMARKS.md
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy cluster actors models alpaca_sim
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

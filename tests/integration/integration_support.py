@@ -1,0 +1,54 @@
+"""Helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from pydantic import SecretStr
+
+from cluster.settings import Settings, load_settings
+from cluster.supervisor import Supervisor
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def cluster_settings(tmp_path: Any, **sections: dict[str, Any]) -> Settings:
+    """Embedded defaults on free ports with a private SQLite database, plus overrides per section."""
+    base = load_settings()
+    md, sig, orders, reports = free_ports(4)
+    updates: dict[str, Any] = {
+        "state_dir": str(tmp_path),
+        "bus": base.bus.model_copy(update={"market_data_port": md, "signals_port": sig, "orders_port": orders,
+                                           "reports_port": reports}),
+        "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{tmp_path}/trading.db")}),
+        "risk": base.risk.model_copy(update={"check_invariants": True}),
+    }
+    for section, values in sections.items():
+        current = updates.get(section, getattr(base, section))
+        updates[section] = current.model_copy(update=values)
+    return base.model_copy(update=updates)
+
+
+def run_once(settings: Settings, timeout_s: float = 120.0, during: Any = None) -> tuple[dict, dict]:
+    """Start a supervisor in the session's Ray cluster, replay, return (summary, final stats)."""
+    sup = Supervisor(settings)
+    sup.start()
+    try:
+        sup.start_feed()
+        if during is not None:
+            during(sup)
+        stats = sup.run_until_done(timeout_s)
+        return sup.summary(stats), stats
+    finally:
+        sup.shutdown()
