@@ -57,7 +57,8 @@ def test_subscriber_when_topic_filtered_then_sees_only_its_symbols_with_contiguo
     assert [env.items[0].symbol for _, env in got] == ["SPY"] * 5
     assert [env.seq for _, env in got] == [1, 2, 3, 4, 5]
     assert sub.stats.gaps == 0
-    pub.close(); sub.close()
+    pub.close()
+    sub.close()
 
 
 def test_subscriber_when_sequence_skips_then_counts_gap_and_missing(ctx):
@@ -74,7 +75,8 @@ def test_subscriber_when_sequence_skips_then_counts_gap_and_missing(ctx):
     assert [env.seq for _, env in got] == [1, 2, 5]
     assert sub.stats.gaps == 1
     assert sub.stats.missing == 2
-    pub.close(); sub.close()
+    pub.close()
+    sub.close()
 
 
 def test_subscriber_when_envelope_repeated_then_drops_duplicate_and_counts_it(ctx):
@@ -88,7 +90,8 @@ def test_subscriber_when_envelope_repeated_then_drops_duplicate_and_counts_it(ct
     got = _drain(sub, 2)
     assert [env.seq for _, env in got] == [1, 2]
     assert sub.stats.duplicates == 2
-    pub.close(); sub.close()
+    pub.close()
+    sub.close()
 
 
 def test_subscriber_when_message_is_garbage_then_names_it_and_keeps_the_rest(ctx):
@@ -103,7 +106,8 @@ def test_subscriber_when_message_is_garbage_then_names_it_and_keeps_the_rest(ctx
     assert sub.stats.bad_messages == 2
     assert "undecodable bus message" in sub.stats.last_errors[0]
     assert "expected 2 frames" in sub.stats.last_errors[1]
-    pub.close(); sub.close()
+    pub.close()
+    sub.close()
 
 
 def test_fan_in_sender_when_restarted_then_receiver_counts_restart_not_gap(ctx):
@@ -111,7 +115,8 @@ def test_fan_in_sender_when_restarted_then_receiver_counts_restart_not_gap(ctx):
     sub = Subscriber(ctx, addr, topics=[], bind=True, fan_in=True)
     pub1 = Publisher(ctx, addr, source="sig-g0", bind=False, fan_in=True)
     t = topic("md", "SPY")
-    pub1.send(t, [_bar()]); pub1.send(t, [_bar()])
+    pub1.send(t, [_bar()])
+    pub1.send(t, [_bar()])
     assert len(_drain(sub, 2)) == 2
     pub1.close()
     pub2 = Publisher(ctx, addr, source="sig-g0", bind=False, fan_in=True)
@@ -119,7 +124,8 @@ def test_fan_in_sender_when_restarted_then_receiver_counts_restart_not_gap(ctx):
     got = _drain(sub, 1)
     assert [env.seq for _, env in got] == [1]
     assert sub.stats.restarts == 1 and sub.stats.gaps == 0
-    pub2.close(); sub.close()
+    pub2.close()
+    sub.close()
 
 
 def test_publisher_when_peer_full_in_drop_mode_then_counts_every_drop(ctx):
@@ -138,7 +144,8 @@ def test_publisher_when_peer_full_in_drop_mode_then_counts_every_drop(ctx):
     got = _drain(sub, sent, timeout_s=10)
     assert len(got) == sent
     assert sub.stats.missing == pub.stats.drops - (20_000 - got[-1][1].seq)
-    pub.close(); sub.close()
+    pub.close()
+    sub.close()
 
 
 def test_fan_in_when_several_senders_then_each_has_its_own_contiguous_sequence(ctx):
