@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_control_commands(sub)
+    from cluster.cli_models import add_model_commands
+
+    add_model_commands(sub)
     return p
 
 

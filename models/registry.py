@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, insert, inspect, select, update
 from sqlalchemy.exc import NoSuchTableError
@@ -39,6 +39,9 @@ from cluster.records import AuditRecord
 from models.features.spec import spec_hash
 from models.train import GATE_METRIC
 from models.xgb_model import XgbModel
+
+if TYPE_CHECKING:
+    from cluster.settings import Settings
 
 DEFAULT_PROMOTION_MARGIN = 0.01
 NO_LIVE_BASELINE = 0.5
@@ -340,3 +343,27 @@ class ModelRegistry:
             status=row["status"], reason=row["reason"], artifact_path=row["artifact_path"],
             artifact_sha256=row["artifact_sha256"], previous_live=row["previous_live"],
         )
+
+
+def registry_from_settings(settings: Settings) -> ModelRegistry:
+    """The registry the cluster serves from: settings.database (relative SQLite paths resolved) and model_dir."""
+    from cluster.storage import database_url
+
+    return ModelRegistry(database_url(settings), settings.resolve(settings.signal.model_dir))
+
+
+def load_live_model(settings: Settings, version: str | None = None) -> XgbModel:
+    """The registry's live model (or `version`), checked; ConfigError with the fix when there is none."""
+    registry = registry_from_settings(settings)
+    try:
+        if version is not None:
+            return registry.load_model(version)
+        live = registry.live_version()
+        if live is None:
+            raise ConfigError(
+                f"signal.strategy is 'model' but the registry {registry.model_dir} has no live model: train one "
+                "(python -m models.train, or trading-cluster retrain) and promote it (trading-cluster models promote "
+                "VERSION), or set TRADING_SIGNAL__STRATEGY=rule_baseline")
+        return registry.load_model(live.version)
+    finally:
+        registry.close()
