@@ -86,6 +86,7 @@ class MarketDataSettings(_Section):
     end: str | None = Field(None, description="last UTC date (YYYY-MM-DD) to replay, inclusive")
     speed: float = Field(0.0, ge=0, description="0 = as fast as possible; N = N x real time")
     batch_bars: int = Field(256, ge=1, description="replay events per batch (cut at timestamp boundaries)")
+    live_batch_ms: int = Field(200, ge=1, description="live: a batch is cut at least this often (and at batch_bars)")
     synthetic_symbols: int = Field(100, ge=1)
     synthetic_events_per_s: float = Field(10_000, gt=0)
     synthetic_seconds: float = Field(10, gt=0)
@@ -100,6 +101,9 @@ class SignalSettings(_Section):
     rsi_buy_below: float = Field(30, gt=0, lt=100)
     rsi_sell_above: float = Field(70, gt=0, lt=100)
     allow_short: bool = False
+    group_resources: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="extra Ray resources per group, e.g. {g0 = {heavy_node = 1}} to pin it"
+    )
 
     @model_validator(mode="after")
     def _rsi_band(self) -> SignalSettings:
@@ -158,6 +162,11 @@ class AlpacaSettings(_Section):
     trading_url: str = "http://127.0.0.1:8190"
     data_url: str = "ws://127.0.0.1:8190"
     feed: Literal["iex", "sip"] = "iex"
+    simulator: Literal["auto", "off"] = Field(
+        "auto", description="auto: `run` starts the bundled simulator when both URLs are loopback and no keys are set"
+    )
+    sim_run_seconds: float = Field(90, gt=0, description="wall time the simulator spreads the configured dates over")
+    simulated: bool = Field(False, description="set when the data is a replay: the cores then run on event time")
 
 
 class ControlApiSettings(_Section):

@@ -9,6 +9,7 @@ drain, persist, then kill).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from actors.market_data.actor import MarketDataActor
 from actors.risk.actor import RiskActor
 from actors.signal.actor import SignalActor, signal_actor_name
 from cluster import placement, ray_calls
-from cluster.errors import ConfigError, DependencyDown
+from cluster.errors import BadInput, ConfigError, DependencyDown
 from cluster.metrics import ACTOR_RESTARTS, Metrics
 from cluster.settings import Settings
 from cluster.storage import migrate
@@ -36,6 +37,20 @@ def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[
         raise ConfigError("signal.group_size must be >= 1")
     symbols = list(universe)
     return {f"g{i // group_size}": symbols[i:i + group_size] for i in range(0, len(symbols), group_size)}
+
+
+def partition(universe: list[str], n_groups: int, generation: int) -> dict[str, list[str]]:
+    """The universe over n groups, as even as possible; names carry the generation (g0r2, g1r2, ...)."""
+    if not 1 <= n_groups <= len(universe):
+        raise BadInput(f"groups must be between 1 and the universe size {len(universe)}, got {n_groups}")
+    size, extra = divmod(len(universe), n_groups)
+    out: dict[str, list[str]] = {}
+    start = 0
+    for i in range(n_groups):
+        end = start + size + (1 if i < extra else 0)
+        out[f"g{i}" if generation == 0 else f"g{i}r{generation}"] = universe[start:end]
+        start = end
+    return out
 
 
 @dataclass
@@ -59,6 +74,9 @@ class Supervisor:
         self._use_resources = False
         self.started_at = 0.0
         self.finished_at = 0.0
+        self.generation = 0
+        self._scale_lock = threading.Lock()
+        self._takes_over: dict[str, int] = {}
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -69,6 +87,7 @@ class Supervisor:
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
+        self.metrics = Metrics()  # now inside Ray: restarts are exported from this driver process
         self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
         migrate(self.settings)
         for name in self.desired():
@@ -96,9 +115,11 @@ class Supervisor:
             }[name]
         else:
             group = name.removeprefix("signal-")
-            resources = placement.signal_actor_resources() if self._use_resources else None
-            cls, args = SignalActor, (s, group, self.groups[group])
+            resources = placement.signal_actor_resources() if self._use_resources else {}
+            resources = {**(resources or {}), **s.signal.group_resources.get(group, {})} or None
+            cls, args = SignalActor, (s, group, self.groups[group], self._takes_over.get(group))
         self.handles[name] = ray_calls.start_actor(cls, name, self.ns, *args, num_cpus=cpus, resources=resources)
+        self.metrics.declare(ACTOR_RESTARTS, actor=name)  # the series exists at 0 before any restart
         log.info("created actor %s", name)
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -110,10 +131,62 @@ class Supervisor:
                 if time.monotonic() > deadline:
                     raise DependencyDown(f"{name} actor did not see its subscribers within {timeout_s:.0f}s")
 
+    # ---- re-partitioning while trading --------------------------------------------------------
+
+    def scale_groups(self, n_groups: int, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Re-partition the universe over n signal actors without stopping the pipeline.
+
+        The feed pauses after batch L; the old groups answer up to L; new actors warm on the history
+        up to L and answer from L+1; the risk actor switches group sets at L+1. Each batch is thus
+        answered for each symbol by exactly one group, and the feed resumes."""
+        with self._scale_lock:
+            universe = [sym for g in self.groups.values() for sym in g]
+            new = partition(universe, n_groups, self.generation + 1)
+            md, risk = self.handles["market_data"], self.handles["risk"]
+            last = int(ray_calls.call(md, "pause", timeout_s=timeout_s))
+            try:
+                old = dict(self.groups)
+                self.generation += 1
+                for group in new:
+                    self._takes_over[group] = last
+                self.groups = {**old, **new}  # both sets exist until the old ones are retired
+                for group in new:
+                    self._create(signal_actor_name(group))
+                for group in new:
+                    ray_calls.call(self.handles[signal_actor_name(group)], "ping", timeout_s=timeout_s)
+                ray_calls.call(risk, "set_groups", list(new), last + 1, timeout_s=timeout_s)
+                self.groups = new
+            finally:
+                ray_calls.call(md, "resume", timeout_s=timeout_s)
+            self._retire(old, last, timeout_s)
+            log.info("re-partitioned %d symbols from %d to %d groups at batch %d", len(universe), len(old),
+                     len(new), last + 1)
+            return {"from_groups": old, "to_groups": new, "effective_batch": last + 1}
+
+    def _retire(self, old: dict[str, list[str]], last: int, timeout_s: float) -> None:
+        """Stop the old groups once the risk actor has decided every batch they answer."""
+        risk = self.handles["risk"]
+        deadline = time.monotonic() + timeout_s
+        while int(ray_calls.call(risk, "awaiting_batch")) <= last and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for group in old:
+            handle = self.handles.pop(signal_actor_name(group), None)
+            if handle is not None:
+                _quiet(lambda h=handle: ray_calls.call(h, "close", timeout_s=5))
+                ray_calls.kill(handle)
+
     # ---- reconcile loop -------------------------------------------------------------------------
 
     def reconcile_once(self) -> ReconcileResult:
         result = ReconcileResult()
+        if not self._scale_lock.acquire(blocking=False):
+            return result  # a re-partition is creating and retiring actors right now
+        try:
+            return self._reconcile(result)
+        finally:
+            self._scale_lock.release()
+
+    def _reconcile(self, result: ReconcileResult) -> ReconcileResult:
         try:
             states = ray_calls.actor_states(self.ns, self.desired())
         except Exception as exc:  # the state API is best effort; never take the cluster down for it
@@ -142,7 +215,7 @@ class Supervisor:
     def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
         """One round of status calls, issued together; an actor that does not answer is reported so."""
         methods = {"risk": "snapshot", "execution": "stats", "market_data": "stats"}
-        refs = {n: ray_calls.submit(h, methods.get(n, "stats")) for n, h in self.handles.items()}
+        refs = {n: ray_calls.submit(h, methods.get(n, "stats")) for n, h in list(self.handles.items())}
         out: dict[str, Any] = {}
         for name, ref in refs.items():
             try:

@@ -21,6 +21,7 @@ from cluster import bus
 from cluster.actor_base import ActorShell
 from cluster.errors import DataError
 from cluster.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
+from cluster.observability import BusLossExporter, declare_no_alpaca_feed
 from cluster.settings import Settings
 from cluster.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
 
@@ -48,6 +49,11 @@ class MarketDataActor(ActorShell):
             maxlen=None if self.replay else LIVE_HISTORY_BATCHES
         )
         self.metrics = Metrics()
+        self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
+        if self.replay:
+            declare_no_alpaca_feed(self.metrics)
+        # The Alpaca source, once wired here, calls cluster.observability.export_feed_status(self.metrics,
+        # feed, alpaca_feed.status()) once per published batch (alpaca_websocket_connected{feed}).
         self.batch = 0
         self.settled = 0
         self.events = 0
@@ -60,6 +66,10 @@ class MarketDataActor(ActorShell):
         self._source: Iterator[list[MarketItem]] | None = None
         self._resume_after = 0
         self._lookahead: list[MarketItem] | None = None
+        self._live: Any = None  # LiveFeedPump when source == "alpaca"
+        self.repo: Any = None  # the live feed's risk events store
+        self._paused = False
+        self._publishing = False
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -73,6 +83,17 @@ class MarketDataActor(ActorShell):
         self.start_loop()
         return True
 
+    def pause(self, timeout_s: float = 10.0) -> int:
+        """Stop after the batch being published; returns the last batch published (for re-partitioning)."""
+        self._paused = True
+        deadline = time.monotonic() + timeout_s
+        while self._publishing and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.batch
+
+    def resume(self) -> None:
+        self._paused = False
+
     def history(
         self, symbols: list[str] | None, after_batch: int = 0
     ) -> tuple[list[tuple[int, list[MarketItem], bool]], int]:
@@ -85,6 +106,11 @@ class MarketDataActor(ActorShell):
         out = [(k, [m for m in items if m.symbol in wanted], final) for k, items, final in rows]
         return out, self.batch
 
+    def finish(self) -> None:
+        """Live: publish what the feed delivered so far, then a final batch (the data has ended)."""
+        if self._live is not None:
+            self._live.request_finish()
+
     def stats(self) -> dict[str, Any]:
         wall = (self.last_publish or 0) - (self.first_publish or 0)
         return {
@@ -92,6 +118,7 @@ class MarketDataActor(ActorShell):
             "publish_seconds": wall, "first_publish": self.first_publish, "publisher": bus.stats_dict(self.pub.stats),
             "reports": bus.stats_dict(self.reports.stats), "data_errors": len(self.data_errors),
             "data_error_samples": self.data_errors[:5], "failure": self.failure, **self.counters,
+            "alpaca": self._live.status() if self._live is not None else None,
         }
 
     def book(self, symbol: str) -> dict[str, Any] | None:
@@ -103,6 +130,11 @@ class MarketDataActor(ActorShell):
 
     def close(self) -> None:
         self.stop()
+        if self._live is not None:
+            self._live.close()
+        if self.repo is not None:
+            self.repo.flush()
+            self.repo.close()
         self.pub.close()
         self.reports.close()
 
@@ -117,7 +149,12 @@ class MarketDataActor(ActorShell):
             files = [self.settings.resolve(f) for f in md.files]
             stream = open_source(files, md.start, md.end, set(self.settings.signal.universe), on_error=self._data_error)
         else:
-            raise NotImplementedError("the Alpaca live feed is selected by the Alpaca market-data source")
+            from actors.market_data.live import open_alpaca_pump
+            from cluster.storage import make_repository
+
+            self.repo = make_repository(self.settings, self.name)
+            self._live = open_alpaca_pump(self.settings, self.repo.record_risk_event, self.metrics)
+            return iter(())
         return batches(stream, md.batch_bars)
 
     def _data_error(self, err: DataError) -> None:
@@ -134,16 +171,34 @@ class MarketDataActor(ActorShell):
                 self.state = "running"
                 self.log.info("all %d subscribers connected; publishing", self.expected_subscribers)
             return
-        if self.state != "running":
-            time.sleep(0.05)
+        if self.state != "running" or self._paused:
+            time.sleep(0.005)
             return
         assert self._source is not None
+        if self._live is not None:
+            self._step_live()
+            return
         window = self.settings.bus.window_batches
         if self.replay and self.batch - self.settled >= window:
             self._read_reports(timeout_ms=20)
             return
         self._read_reports(timeout_ms=0)
-        self._publish_next()
+        self._publishing = True
+        try:
+            if not self._paused:
+                self._publish_next()
+        finally:
+            self._publishing = False
+
+    def _step_live(self) -> None:
+        self._read_reports(timeout_ms=0)
+        due, final = self._live.take()
+        for i, items in enumerate(due):
+            self._publish(items, final=final and i == len(due) - 1)
+        if final and not due:
+            self._publish([], final=True)
+        if not due:
+            time.sleep(0.002)
 
     def _read_reports(self, timeout_ms: int) -> None:
         for _, env in self.reports.recv(timeout_ms):
@@ -180,6 +235,7 @@ class MarketDataActor(ActorShell):
             self.last_publish = now
             self.events += len(items)
             self.metrics.inc(EVENTS_OUT, len(items) + 1, actor=self.name)
+            self.bus_loss.export(publishers={"market_data": self.pub.stats})
             if items:
                 self.metrics.set(MARKET_DATA_LAST_BATCH, items[-1].ts_ns / 1e9, feed=self.settings.market_data.source)
         self.batch = k

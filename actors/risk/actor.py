@@ -35,6 +35,7 @@ from cluster.metrics import (
     BreakerCode,
     Metrics,
 )
+from cluster.observability import BusLossExporter, DatabaseProbe
 from cluster.settings import Settings
 from cluster.storage import make_repository
 from cluster.wire import (
@@ -59,10 +60,13 @@ class RiskActor(ActorShell):
         super().__init__(settings)
         b = settings.bus
         self.groups = list(groups)
-        self.clock = EventClock(replay=settings.market_data.source != "alpaca")
+        self.group_schedule: list[tuple[int, list[str]]] = []
+        self.clock = EventClock(replay=settings.market_data.source != "alpaca" or settings.alpaca.simulated)
         self.core = RiskCore(settings.risk, self.clock, settings.execution.client_order_prefix)
         self.repo = make_repository(settings, self.name)
         self.metrics = Metrics()
+        self.db_probe = DatabaseProbe(self.repo, self.metrics)
+        self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         self.signals_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.signals_port), topics=[], bind=True,
                                          hwm=b.recv_hwm, fan_in=True)
         self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
@@ -97,8 +101,19 @@ class RiskActor(ActorShell):
     def ready(self) -> bool:
         return self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=0.1)
 
-    def set_groups(self, groups: list[str]) -> None:
-        self.groups = list(groups)
+    def set_groups(self, groups: list[str], from_batch: int) -> None:
+        """From batch `from_batch` on, these groups answer (re-partitioning while trading)."""
+        if from_batch < self.next_batch:
+            raise ValueError(f"batch {from_batch} is already decided (next is {self.next_batch})")
+        self.group_schedule.append((from_batch, list(groups)))
+        self.group_schedule.sort(key=lambda e: e[0])
+
+    def groups_for(self, batch: int) -> list[str]:
+        current = self.groups
+        for start, groups in self.group_schedule:
+            if start <= batch:
+                current = groups
+        return current
 
     def snapshot(self) -> dict[str, Any]:
         snap = self.core.snapshot()
@@ -117,7 +132,7 @@ class RiskActor(ActorShell):
         k = self.next_batch
         out = [] if k in self.md_batches else [f"market data batch {k}"]
         got = self.signal_batches.get(k, {})
-        out += [f"signals of {g} for batch {k}" for g in self.groups if g not in got]
+        out += [f"signals of {g} for batch {k}" for g in self.groups_for(k) if g not in got]
         if self.settled < k - 1:
             out.append(f"settlement of batch {k - 1}")
         return out
@@ -182,10 +197,11 @@ class RiskActor(ActorShell):
         if k not in self.md_batches or self.settled < k - 1:
             return False
         got = self.signal_batches.get(k, {})
-        if any(g not in got for g in self.groups):
+        groups = self.groups_for(k)
+        if any(g not in got for g in groups):
             return False
         marks, final = self.md_batches.pop(k)
-        signals = [s for g in self.groups for s in got[g].signals]
+        signals = [s for g in groups for s in got[g].signals]
         self.signal_batches.pop(k, None)
         orders = self._decide(k, marks, signals)
         self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [OrderBatch(k, orders, final)])
@@ -193,6 +209,9 @@ class RiskActor(ActorShell):
         self.orders_sent += len(orders)
         self.next_batch = k + 1
         self._record_events()
+        self.db_probe.sample()
+        self.bus_loss.export({"signals": self.signals_in.stats, "market_data": self.md_in.stats,
+                              "reports": self.reports_in.stats}, {"orders": self.orders_out.stats})
         return True
 
     def _decide(self, k: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
@@ -216,6 +235,8 @@ class RiskActor(ActorShell):
                 else:
                     self.rejections[decision.rule] += 1
                     self.metrics.inc(RISK_REJECTIONS, reason=decision.rule)
+                    self.log.info("risk rejected a %s signal: %s", ev.symbol, decision.rule,
+                                  extra={"actor": self.name, "symbol": ev.symbol, "correlation_id": f"batch-{k}"})
         self.core.tick(self.clock())
         if signals:
             self.metrics.observe(RISK_CHECK_SECONDS, time.perf_counter() - t0)
@@ -252,6 +273,8 @@ class RiskActor(ActorShell):
             self.repo.record_risk_event(ev)
             if ev.event_type.startswith("breaker"):
                 self._persist_breaker()
+                self.log.warning("breaker %s: %s", ev.event_type, ev.message,
+                                 extra={"actor": self.name, "correlation_id": f"breaker:{self.core.breaker.state}"})
 
     def _persist_breaker(self) -> None:
         self.repo.save_breaker(self.core.breaker.to_record())
@@ -265,7 +288,8 @@ class RiskActor(ActorShell):
         record = self.repo.load_breaker()
         if record is not None and record.state != "closed":
             self.core.breaker = type(self.core.breaker).from_record(record, self.core.breaker.cooldown_ns)
-            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason)
+            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason,
+                             extra={"actor": self.name, "correlation_id": f"breaker:{record.state}"})
 
     def _recover(self) -> None:
         """Re-run the batches already decided, from inputs the other actors retain."""
@@ -292,7 +316,8 @@ class RiskActor(ActorShell):
         for sb in inputs.later_signals:
             self.signal_batches[sb.batch].setdefault(sb.group, sb)
         self._restore_breaker()
-        self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch)
+        self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch,
+                         extra={"actor": self.name, "correlation_id": f"restart:batch-{self.next_batch}"})
 
 
 def _settles_at_or_before(items: list[Any], batch: int) -> bool:

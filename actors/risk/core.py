@@ -197,7 +197,7 @@ class RiskCore:
     def _approve(self, signal: Signal, is_buy: bool, qty: Decimal, reduce_only: bool, now: int) -> Approved:
         symbol = signal.symbol
         intent = OrderIntent(
-            client_order_id=client_order_id(self._prefix, symbol, signal.ts_ns, signal.target, signal.group),
+            client_order_id=client_order_id(self._prefix, symbol, signal.ts_ns, signal.target),
             symbol=symbol, side="buy" if is_buy else "sell", qty=qty, order_type="market", time_in_force="day",
             ts_ns=now, batch=signal.batch, correlation_id=signal.correlation_id, reduce_only=reduce_only,
         )
@@ -213,7 +213,7 @@ class RiskCore:
 
     def _rejection_event(self, rejection: rules.Rejection, signal: Signal, now: int) -> RiskEvent:
         severity: Severity = "info" if rejection.rule in ("at_target", "order_pending") else "warning"
-        coid = client_order_id(self._prefix, signal.symbol, signal.ts_ns, signal.target, signal.group)
+        coid = client_order_id(self._prefix, signal.symbol, signal.ts_ns, signal.target)
         return RiskEvent(
             event_type="order_rejected", severity=severity, message=rejection.reason, occurred_at_ns=now,
             metadata={

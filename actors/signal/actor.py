@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from actors.signal.core import SignalCore
+from actors.signal.model_slot import ModelSlot
 from actors.signal.strategy import RuleBasedBaseline
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell
@@ -31,6 +32,7 @@ from cluster.wire import Bar, BatchEnd, Quote, SignalBatch
 from models.protocol import Model
 
 SENT_HISTORY_BATCHES = 100_000
+MODEL_SWAP_TIMEOUT_S = 10.0
 
 
 def load_model(settings: Settings) -> Model:
@@ -48,7 +50,11 @@ def signal_actor_name(group: str) -> str:
 class SignalActor(ActorShell):
     name = "signal"
 
-    def __init__(self, settings: Settings, group: str, symbols: list[str]) -> None:
+    def __init__(
+        self, settings: Settings, group: str, symbols: list[str], takes_over_after: int | None = None
+    ) -> None:
+        """takes_over_after=L: a group created while trading answers batches > L only, after warming its
+        features and targets on the feed's history up to L."""
         super().__init__(settings)
         self.name = signal_actor_name(group)
         self.group = group
@@ -67,11 +73,16 @@ class SignalActor(ActorShell):
         self.signals_sent = 0
         self.recovered_batches = 0
         self.restarted = ray_calls.was_reconstructed()
-        self._distrust_live = self.restarted
+        self.takes_over_after = takes_over_after
+        self._distrust_live = self.restarted or takes_over_after is not None
         self.metrics.set(MODEL_VERSION_INFO, 1, version=self.core.model_version)
+        self.model_slot = ModelSlot()
         if self.restarted:
-            self.log.warning("%s restarted by Ray: rebuilding state from market-data history", self.name)
+            self.log.warning("%s restarted by Ray: rebuilding state from market-data history", self.name,
+                             extra={"actor": self.name, "group": self.group, "correlation_id": "restart"})
             self._recover()
+        elif takes_over_after is not None:
+            self._recover(awaiting=takes_over_after + 1)
         self.start_loop()
 
     # ---- control plane -------------------------------------------------------------------------
@@ -87,13 +98,35 @@ class SignalActor(ActorShell):
         """The SignalBatches already sent (for batches <= upto): a restarted risk actor re-runs them."""
         return [sb for sb in list(self.sent) if upto is None or sb.batch <= upto]
 
-    def swap_model(self, model: Model) -> str:
-        """Called between batches by the control plane (the loop applies whole batches only)."""
+    def swap_model(self, model: Model, timeout_s: float = MODEL_SWAP_TIMEOUT_S) -> str:
+        """Serve `model` from the next batch on; the loop thread applies it between batches."""
+        if not self.running:  # no loop owns the core: apply here
+            self._apply_model(model)
+            return self.core.model_version
+        return self.model_slot.wait(self.model_slot.offer(model), timeout_s)
+
+    def use_model(self, version: str | None = None, timeout_s: float = MODEL_SWAP_TIMEOUT_S) -> str:
+        """Load `version` (None: the registry's live one) here and serve it from the next batch.
+
+        A missing, altered or unloadable artifact raises ConfigError/BadInput before anything
+        changes, so the actor keeps the model it had."""
+        from models.registry import load_live_model
+
+        model = load_live_model(self.settings, version)
+        if model.version == self.core.model_version:
+            return model.version
+        applied = self.swap_model(model, timeout_s)
+        self.log.warning("%s serves model %s", self.name, applied)
+        return applied
+
+    def model_version(self) -> str:
+        return self.core.model_version
+
+    def _apply_model(self, model: Model) -> None:
         old = self.core.model_version
         self.core.swap_model(model)
         self.metrics.set(MODEL_VERSION_INFO, 0, version=old)
         self.metrics.set(MODEL_VERSION_INFO, 1, version=self.core.model_version)
-        return self.core.model_version
 
     def close(self) -> None:
         self.stop()
@@ -103,6 +136,7 @@ class SignalActor(ActorShell):
     # ---- data plane ----------------------------------------------------------------------------
 
     def step(self) -> None:
+        self.model_slot.apply_pending(self._apply_model)  # between batches: the core holds no rows now
         for _, env in self.sub.recv(timeout_ms=50):
             self.metrics.inc(EVENTS_IN, len(env.items), actor="signal")
             for item in env.items:
@@ -158,15 +192,18 @@ class SignalActor(ActorShell):
                 self._process(k, items, final)
                 self.recovered_batches += 1
 
-    def _recover(self) -> None:
-        """After a restart: warm features and targets on what the risk actor has already decided, then
-        re-answer every batch it still waits for (it ignores answers it already has)."""
+    def _recover(self, awaiting: int | None = None) -> None:
+        """Warm features and targets on the batches before `awaiting` (after a restart: what the risk
+        actor has already decided), then answer every later batch the feed has published."""
         ns = self.settings.ray.namespace
         md = ray_calls.get_actor("market_data", ns)
         risk = ray_calls.get_actor("risk", ns)
         if md is None or risk is None:
             return
-        awaiting = int(ray_calls.call(risk, "awaiting_batch"))
+        if awaiting is None:
+            awaiting = int(ray_calls.call(risk, "awaiting_batch"))
+            if self.takes_over_after is not None:
+                awaiting = max(awaiting, self.takes_over_after + 1)
         batches, _ = ray_calls.call(md, "history", self.symbols, 0)
         warm = [m for k, items, _ in batches if k < awaiting for m in items]
         self.core.warm(warm)

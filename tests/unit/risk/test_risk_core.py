@@ -37,7 +37,7 @@ def test_check_when_entry_aims_at_5k_then_whole_shares_at_most_5k() -> None:
     intent, price = decision.intent, D(repr(_px("IBM")))
     assert intent.qty * price <= 5_000 < (intent.qty + 1) * price
     assert (intent.side, intent.order_type, intent.time_in_force) == ("buy", "market", "day")
-    assert intent.client_order_id == client_order_id("tc", "IBM", clock(), 1, "g0")
+    assert intent.client_order_id == client_order_id("tc", "IBM", clock(), 1)
 
 
 def test_check_when_symbol_exposure_exceeds_10k_then_rejects() -> None:
@@ -203,7 +203,7 @@ def test_drain_events_when_rejected_then_event_names_rule_symbol_and_order_id() 
     (event,) = core.drain_events()
     assert event.event_type == "order_rejected"
     assert event.metadata["rule"] == "stale_data" and event.metadata["symbol"] == "AIG"
-    assert event.metadata["client_order_id"] == client_order_id("tc", "AIG", clock(), 1, "g0")
+    assert event.metadata["client_order_id"] == client_order_id("tc", "AIG", clock(), 1)
     assert core.drain_events() == []
 
 
