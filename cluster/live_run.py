@@ -1,0 +1,174 @@
+"""`trading-cluster run` on the live code path: Alpaca feed + Alpaca broker, against the bundled
+simulator unless real keys are configured.
+
+When both Alpaca URLs point at loopback and no keys are set (and alpaca.simulator is "auto"), the
+simulator is started as a child process on a free loopback port, serving the configured dates of
+the shipped data spread over alpaca.sim_run_seconds; fresh random keys are made for it and handed
+to it on stdin (never on a command line, never printed). The run ends by itself once the
+simulator reports that all its data is out: the feed is then told to finish, its final batch
+flows through the pipeline and the summary is printed. With TRADING_ALPACA__KEY_ID/SECRET_KEY and
+the paper URLs the same code talks to Alpaca paper and runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+
+from cluster import ray_calls
+from cluster.errors import DependencyDown
+from cluster.settings import REPO_ROOT, Settings, _is_loopback
+
+log = logging.getLogger("trading.live")
+END_GRACE_S = 2.0  # after the last release, time for the frames in flight to reach the feed
+
+
+def wants_simulator(settings: Settings) -> bool:
+    a = settings.alpaca
+    loopback = all(_is_loopback(urlparse(u).hostname or "") for u in (a.trading_url, a.data_url))
+    return a.simulator == "auto" and loopback and a.key_id is None and a.secret_key is None
+
+
+class SimulatorProcess:
+    """The paced simulator in a child process; ended by its pid."""
+
+    def __init__(self, settings: Settings, seconds: float | None = None, start_timeout_s: float = 60.0) -> None:
+        self.key_id = "sim-" + secrets.token_hex(8)
+        self.secret_key = secrets.token_hex(24)
+        md = settings.market_data
+        spec = {"host": "127.0.0.1", "port": 0, "key_id": self.key_id, "secret_key": self.secret_key,
+                "files": [str(settings.resolve(f)) for f in md.files], "start": md.start, "end": md.end,
+                "seconds": seconds if seconds is not None else settings.alpaca.sim_run_seconds,
+                "cash": str(settings.risk.initial_cash)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "alpaca_sim.paced"], cwd=REPO_ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(spec) + "\n")
+        self.proc.stdin.flush()
+        line = self._read_port_line(start_timeout_s)
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _read_port_line(self, timeout_s: float) -> str:
+        import selectors
+
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            self.stop()
+            raise DependencyDown(f"the simulator did not start within {timeout_s:.0f}s")
+        line = self.proc.stdout.readline()
+        if not line.startswith("port "):
+            self.stop()
+            raise DependencyDown(f"the simulator failed to start (exit code {self.proc.poll()})")
+        return line
+
+    def configure(self, settings: Settings) -> Settings:
+        """The settings pointed at this simulator, with its keys, on event time."""
+        alpaca = settings.alpaca.model_copy(update={
+            "trading_url": self.url, "data_url": f"ws://127.0.0.1:{self.port}", "key_id": SecretStr(self.key_id),
+            "secret_key": SecretStr(self.secret_key), "simulated": True})
+        return settings.model_copy(update={"alpaca": alpaca})
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+    def state(self) -> dict[str, Any]:
+        return self.admin("/admin/state")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self) -> SimulatorProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class EndOfData:
+    """on_tick hook: when the simulator has released everything, tell the feed to finish (once)."""
+
+    def __init__(self, remaining: Callable[[], int], finish: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic, grace_s: float = END_GRACE_S) -> None:
+        self._remaining = remaining
+        self._finish = finish
+        self._clock = clock
+        self._grace_s = grace_s
+        self._empty_since: float | None = None
+        self.finished = False
+
+    def __call__(self, _stats: dict[str, Any]) -> None:
+        if self.finished:
+            return
+        try:
+            left = self._remaining()
+        except OSError as exc:
+            log.warning("simulator state unavailable: %s", exc)
+            return
+        if left > 0:
+            self._empty_since = None
+            return
+        now = self._clock()
+        if self._empty_since is None:
+            self._empty_since = now
+        elif now - self._empty_since >= self._grace_s:
+            self._finish()
+            self.finished = True
+
+
+def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None) -> dict[str, Any]:
+    """The whole cluster on the live path; against the simulator it ends when its data does."""
+    sim = SimulatorProcess(settings) if wants_simulator(settings) else None
+    try:
+        if sim is not None:
+            settings = sim.configure(settings)
+            print(f"Alpaca simulator on 127.0.0.1:{sim.port} ({settings.alpaca.sim_run_seconds:.0f}s of data)",
+                  file=sys.stderr)
+        return _run(settings, address, live_view, timeout_s, sim)
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _run(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
+         sim: SimulatorProcess | None) -> dict[str, Any]:
+    from cluster.status_view import StatusView
+    from cluster.supervisor import Supervisor
+
+    sup = Supervisor(settings, address)
+    try:
+        info = sup.start()
+        if info.dashboard_url and live_view:
+            print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
+        view = StatusView(enabled=live_view)
+        sup.start_feed()
+        hooks: list[Callable[[dict[str, Any]], None]] = [view.update]
+        if sim is not None:
+            md = sup.handles["market_data"]
+            hooks.append(EndOfData(lambda: int(sim.state()["remaining"]), lambda: ray_calls.call(md, "finish")))
+        with view:
+            stats = sup.run_until_done(timeout_s, on_tick=lambda s: [hook(s) for hook in hooks])
+        return sup.summary(stats)
+    finally:
+        sup.shutdown()
