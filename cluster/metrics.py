@@ -217,6 +217,9 @@ class RayRecorder:
         return metric
 
     def inc(self, spec: MetricSpec, value: float, tags: Mapping[str, str]) -> None:
+        if value == 0:  # Counter.inc refuses 0; recording it makes the series exist at 0 (declare)
+            self._metric(spec)._record(0.0, tags=dict(tags))
+            return
         self._metric(spec).inc(value, tags=dict(tags))
 
     def set(self, spec: MetricSpec, value: float, tags: Mapping[str, str]) -> None:
@@ -257,6 +260,10 @@ class Metrics:
             raise ValueError(f"{spec.name}: a counter cannot go down (got {value})")
         if value > 0:
             self._recorder.inc(spec, float(value), checked)
+
+    def declare(self, spec: MetricSpec, **tags: str) -> None:
+        """Make a counter series exist at 0 (so rate() and dashboards see it before the first event)."""
+        self._recorder.inc(spec, 0.0, self._checked(spec, Kind.COUNTER, tags))
 
     def set(self, spec: MetricSpec, value: float, **tags: str) -> None:
         self._recorder.set(spec, float(value), self._checked(spec, Kind.GAUGE, tags))

@@ -239,3 +239,14 @@ def node_of_current_actor() -> str:
 
 def cluster_resources() -> dict[str, float]:
     return dict(_ray().cluster_resources())
+
+
+def metrics_export_port() -> int:
+    """Port of this node's Prometheus metrics export (Ray's metrics agent), 0 if unknown."""
+    ray = _ray()
+    try:
+        return int(ray._private.worker.global_worker.node.metrics_export_port or 0)
+    except Exception:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        return int(nodes[0].get("MetricsExportPort") or 0) if nodes else 0
+

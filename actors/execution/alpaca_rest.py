@@ -12,13 +12,19 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from actors.execution.alpaca_errors import CODE_DUPLICATE_OR_INVALID, NotFound, translate_http_error
+from actors.execution.alpaca_errors import (
+    CODE_DUPLICATE_OR_INVALID,
+    NotFound,
+    error_code,
+    translate_http_error,
+)
 from actors.execution.rate_limit import AsyncRequestBudget
 from cluster.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
 from cluster.settings import AlpacaSettings
@@ -71,6 +77,8 @@ class AlpacaRest:
         self._sleep = sleep
         self._headers = {"APCA-API-KEY-ID": config.key_id, "APCA-API-SECRET-KEY": config.secret_key}
         self.post_attempts = 0  # order POSTs actually sent (observability and tests)
+        # failed calls by (HTTP status, Alpaca code): running totals behind alpaca_api_errors_total
+        self.error_counts: Counter[tuple[str, str]] = Counter()
 
     # ---- one attempt ----------------------------------------------------------------------
     async def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
@@ -85,6 +93,7 @@ class AlpacaRest:
             ) as response:
                 text = await response.text()
                 if response.status >= 400:
+                    self.error_counts[(str(response.status), str(error_code(text)[0] or "none"))] += 1
                     error = translate_http_error(response.status, text, response.headers, what, time.time())
                     if isinstance(error, RateLimited):
                         self._budget.pause_for(error.retry_after_s)
