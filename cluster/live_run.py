@@ -137,7 +137,8 @@ class EndOfData:
             self.finished = True
 
 
-def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None) -> dict[str, Any]:
+def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
+             serve_api: bool = False) -> dict[str, Any]:
     """The whole cluster on the live path; against the simulator it ends when its data does."""
     sim = SimulatorProcess(settings) if wants_simulator(settings) else None
     try:
@@ -145,14 +146,16 @@ def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s
             settings = sim.configure(settings)
             print(f"Alpaca simulator on 127.0.0.1:{sim.port} ({settings.alpaca.sim_run_seconds:.0f}s of data)",
                   file=sys.stderr)
-        return _run(settings, address, live_view, timeout_s, sim)
+        return _run(settings, address, live_view, timeout_s, sim, serve_api)
     finally:
         if sim is not None:
             sim.stop()
 
 
 def _run(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
-         sim: SimulatorProcess | None) -> dict[str, Any]:
+         sim: SimulatorProcess | None, serve_api: bool) -> dict[str, Any]:
+    from contextlib import nullcontext
+
     from cluster.status_view import StatusView
     from cluster.supervisor import Supervisor
 
@@ -162,13 +165,26 @@ def _run(settings: Settings, address: str | None, live_view: bool, timeout_s: fl
         if info.dashboard_url and live_view:
             print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
         view = StatusView(enabled=live_view)
-        sup.start_feed()
-        hooks: list[Callable[[dict[str, Any]], None]] = [view.update]
-        if sim is not None:
-            md = sup.handles["market_data"]
-            hooks.append(EndOfData(lambda: int(sim.state()["remaining"]), lambda: ray_calls.call(md, "finish")))
-        with view:
-            stats = sup.run_until_done(timeout_s, on_tick=lambda s: [hook(s) for hook in hooks])
-        return sup.summary(stats)
+        api_context: Any = nullcontext()
+        if serve_api:
+            from cluster.api_host import control_api
+
+            api_context = control_api(sup, settings)
+        with api_context as api:
+            if api is not None and live_view:
+                print(f"control API: {api.url}", file=sys.stderr)
+            return _trade(sup, view, timeout_s, sim)
     finally:
         sup.shutdown()
+
+
+def _trade(sup: Any, view: Any, timeout_s: float | None, sim: SimulatorProcess | None) -> dict[str, Any]:
+    """Start the feed and run until done; against the simulator, finish when its data has ended."""
+    sup.start_feed()
+    hooks: list[Callable[[dict[str, Any]], None]] = [view.update]
+    if sim is not None:
+        md = sup.handles["market_data"]
+        hooks.append(EndOfData(lambda: int(sim.state()["remaining"]), lambda: ray_calls.call(md, "finish")))
+    with view:
+        stats = sup.run_until_done(timeout_s, on_tick=lambda s: [hook(s) for hook in hooks])
+    return sup.summary(stats)

@@ -33,6 +33,9 @@ def cluster_settings(tmp_path: Any, **sections: dict[str, Any]) -> Settings:
                                            "reports_port": reports}),
         "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{tmp_path}/trading.db")}),
         "risk": base.risk.model_copy(update={"check_invariants": True}),
+        # the in-process replay path unless a test asks for the live one
+        "market_data": base.market_data.model_copy(update={"source": "replay"}),
+        "execution": base.execution.model_copy(update={"broker": "sim"}),
     }
     for section, values in sections.items():
         current = updates.get(section, getattr(base, section))
