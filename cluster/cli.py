@@ -36,7 +36,10 @@ def _isolate_replay_storage(settings: Settings, database: str | None) -> Setting
         return settings.model_copy(update={"database": settings.database.model_copy(
             update={"url": SecretStr(database)})})
     if settings.market_data.source == "alpaca":
-        return settings
+        from cluster.live_run import wants_simulator
+
+        if not wants_simulator(settings):  # a real broker: one lasting intent log
+            return settings
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
     state = f"{settings.state_dir}/runs/{run_id}"
     url = f"sqlite:///{state}/trading.db"
@@ -64,7 +67,12 @@ def _run_pipeline(settings: Settings, address: str | None, live_view: bool, time
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _isolate_replay_storage(_settings_with(args, market_data={"speed": args.speed}), args.database)
-    summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    if settings.market_data.source == "alpaca":
+        from cluster.live_run import run_live
+
+        summary = run_live(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    else:
+        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
     _print_summary(summary, args.json)
     return 0
 
@@ -80,7 +88,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     sig: dict[str, Any] = {}
     if args.symbols:
         sig["universe"] = tuple(args.symbols.split(","))
-    settings = _settings_with(args, market_data=md, signal=sig)
+    settings = _settings_with(args, market_data=md, signal=sig, execution={"broker": "sim"})
     if args.all_dates:
         settings = settings.model_copy(update={"market_data": settings.market_data.model_copy(
             update={"start": None, "end": None})})

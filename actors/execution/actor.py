@@ -44,7 +44,7 @@ class ExecutionActor(ActorShell):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         b = settings.bus
-        self.clock = EventClock(replay=settings.market_data.source != "alpaca")
+        self.clock = EventClock(replay=settings.market_data.source != "alpaca" or settings.alpaca.simulated)
         self.repo = make_repository(settings, self.name)
         self.broker = make_broker(settings)
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
@@ -67,6 +67,11 @@ class ExecutionActor(ActorShell):
         if self.restarted:
             self.core.restore(self.repo.open_intents(), self.broker.open_orders())
             self.log.warning("execution restarted: restored open intents from storage")
+        self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
+        self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
+        self.reconciler = self._make_reconciler()
+        if self.reconciler is not None:
+            self.startup_updates = self._reconcile(publish=False)
         self.start_loop()
 
     # ---- control plane -------------------------------------------------------------------------
@@ -84,6 +89,8 @@ class ExecutionActor(ActorShell):
         return {
             "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
             "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
+            "reconcile": None if self.reconciler is None else {
+                "runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
             "bus": {"market_data": bus.stats_dict(self.md_in.stats), "orders": bus.stats_dict(self.orders_in.stats),
                     "reports": bus.stats_dict(self.reports_out.stats)},
         }
@@ -126,6 +133,8 @@ class ExecutionActor(ActorShell):
                     self._on_item(item)
         while self._try_execute():
             got = True
+        if self.reconciler is not None and self.reconciler.due():
+            self._reconcile()
         live = self.core.poll()
         if live:
             self._publish(live, None)
@@ -157,7 +166,10 @@ class ExecutionActor(ActorShell):
         if items:
             self.clock.advance(items[-1].ts_ns)
             updates += self.core.on_market(items)
-        self.report_history.append((k, updates))
+        live, self.live_pending = self.live_pending, []
+        if self.startup_updates:
+            updates, self.startup_updates = self.startup_updates + updates, []
+        self.report_history.append((k, live + updates))
         self.next_batch = k + 1
         self._publish(updates, Settled(k, final or ob.final))
         if final or ob.final:
@@ -165,7 +177,34 @@ class ExecutionActor(ActorShell):
             self.repo.flush()
         return True
 
+    def _make_reconciler(self) -> Any:
+        if self.settings.execution.broker != "alpaca":
+            return None
+        from actors.execution.alpaca_rest import AlpacaClientConfig
+        from actors.execution.live_reconcile import BrokerReconciler
+        from actors.execution.reconcile import load_alpaca_snapshot
+
+        config = AlpacaClientConfig.from_settings(self.settings.alpaca)
+        stream = getattr(self.broker, "stream", None)
+        return BrokerReconciler(self.core, self.repo, lambda: load_alpaca_snapshot(config),
+                                lambda: stream.connects if stream is not None else 0, self.clock)
+
+    def _reconcile(self, publish: bool = True) -> list[OrderUpdate]:
+        """At start-up and after the broker's stream reconnected: adopt what happened meanwhile."""
+        try:
+            updates = self.reconciler.run()
+        except Exception as exc:  # the broker may be down: trade on, try again on the next connect
+            self.log.warning("reconciliation with the broker failed: %s", exc)
+            return []
+        if updates:
+            self.log.warning("reconciliation applied %d order updates", len(updates))
+            if publish:
+                self._publish(updates, None)
+        return updates
+
     def _publish(self, updates: list[OrderUpdate], settled: Settled | None) -> None:
+        if settled is None:
+            self.live_pending.extend(updates)
         items: list[Message] = list(updates)
         if settled is not None:
             items.append(settled)
