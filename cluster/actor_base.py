@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import zmq
 
+from cluster.logs import configure_logging
 from cluster.settings import Settings
 
 
@@ -37,9 +40,11 @@ class ActorShell:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        configure_logging(settings.logging)  # each actor is its own process: JSON lines when logging.json_format
         self.log = logging.getLogger(f"trading.{self.name}")
         self.ctx = zmq.Context.instance()
         self._stop = threading.Event()
+        self._commands: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.failure: str | None = None
         self.started_at = time.time()
@@ -51,9 +56,30 @@ class ActorShell:
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-loop", daemon=True)
         self._thread.start()
 
+    def run_in_loop(self, fn: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+        """Run `fn` on the loop thread between two steps (it owns the sockets and the core) and return its
+        result; runs it directly when no loop is running (during __init__ or after stop)."""
+        if not self.running or threading.current_thread() is self._thread:
+            return fn()
+        future: Future[Any] = Future()
+        self._commands.put((fn, future))
+        return future.result(timeout=timeout_s)
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                fn, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                future.set_result(fn())
+            except Exception as exc:  # the caller gets the error; the loop goes on
+                future.set_exception(exc)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._run_commands()
                 self.step()
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}"

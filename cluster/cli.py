@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import SecretStr
@@ -47,7 +48,10 @@ def _isolate_replay_storage(settings: Settings, database: str | None) -> Setting
         update={"url": SecretStr(url)})})
 
 
-def _run_pipeline(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None) -> dict[str, Any]:
+def _run_pipeline(
+    settings: Settings, address: str | None, live_view: bool, timeout_s: float | None, serve_api: bool = False
+) -> dict[str, Any]:
+    from cluster.api_host import control_api
     from cluster.status_view import StatusView
     from cluster.supervisor import Supervisor
 
@@ -57,9 +61,13 @@ def _run_pipeline(settings: Settings, address: str | None, live_view: bool, time
         if info.dashboard_url and live_view:
             print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
         view = StatusView(enabled=live_view)
-        sup.start_feed()
-        with view:
-            stats = sup.run_until_done(timeout_s, on_tick=view.update)
+        with control_api(sup, settings) if serve_api else nullcontext() as api:
+            if api is not None and live_view:
+                print(f"control API: {api.url}  (trading-cluster status | breaker | kill | scale ...)",
+                      file=sys.stderr)
+            sup.start_feed()
+            with view:
+                stats = sup.run_until_done(timeout_s, on_tick=view.update)
         return sup.summary(stats)
     finally:
         sup.shutdown()
@@ -70,9 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.market_data.source == "alpaca":
         from cluster.live_run import run_live
 
-        summary = run_live(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+        summary = run_live(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
+                           serve_api=not args.no_api)
     else:
-        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
+                                serve_api=not args.no_api)
     _print_summary(summary, args.json)
     return 0
 
@@ -139,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", type=float, help="0 = as fast as possible, N = N x real time")
     run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     run.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
+    run.add_argument("--no-api", action="store_true", help="do not serve the control API")
     run.add_argument("--database", help="SQLAlchemy URL (default: a new SQLite file per replay run)")
     run.set_defaults(func=cmd_run)
 

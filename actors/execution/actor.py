@@ -18,10 +18,22 @@ from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
-from cluster.metrics import EVENTS_IN, EVENTS_OUT, TICK_TO_ORDER_SECONDS, Metrics
+from cluster.metrics import EVENTS_IN, EVENTS_OUT, ORDER_ACK_SECONDS, TICK_TO_ORDER_SECONDS, Metrics
+from cluster.observability import ApiErrorExporter, BusLossExporter, DatabaseProbe, declare_alpaca_api_errors
 from cluster.settings import Settings
 from cluster.storage import make_repository
-from cluster.wire import Bar, BatchEnd, Message, OrderBatch, OrderUpdate, Quote, Settled, Trade, as_dict
+from cluster.wire import (
+    Bar,
+    BatchEnd,
+    Message,
+    OrderBatch,
+    OrderIntent,
+    OrderUpdate,
+    Quote,
+    Settled,
+    Trade,
+    as_dict,
+)
 
 REPORT_HISTORY_BATCHES = 100_000
 
@@ -49,6 +61,10 @@ class ExecutionActor(ActorShell):
         self.broker = make_broker(settings)
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
         self.metrics = Metrics()
+        self.db_probe = DatabaseProbe(self.repo, self.metrics)
+        self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
+        self.api_errors = ApiErrorExporter(self.metrics)
+        declare_alpaca_api_errors(self.metrics)
         self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
                                     topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm)
         self.orders_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.orders_port),
@@ -66,7 +82,8 @@ class ExecutionActor(ActorShell):
         self.restarted = ray_calls.was_reconstructed()
         if self.restarted:
             self.core.restore(self.repo.open_intents(), self.broker.open_orders())
-            self.log.warning("execution restarted: restored open intents from storage")
+            self.log.warning("execution restarted: restored open intents from storage",
+                             extra={"actor": self.name, "correlation_id": "restart"})
         self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
         self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
         self.reconciler = self._make_reconciler()
@@ -103,9 +120,36 @@ class ExecutionActor(ActorShell):
         return [as_dict(u) | {"batch": k} for k, ups in list(self.report_history) for u in ups]
 
     def cancel_all(self) -> int:
-        updates = self.core.cancel_all()
-        self._publish(updates, None)
-        return len(updates)
+        def do() -> int:
+            updates = self.core.cancel_all()
+            self._publish(updates, None)
+            return len(updates)
+        return self.run_in_loop(do)
+
+    def submit_now(self, intents: list[OrderIntent]) -> list[dict[str, Any]]:
+        """Operator orders (kill-switch liquidation): sent at once, outside the batch lockstep."""
+        def do() -> list[dict[str, Any]]:
+            updates = self.core.submit(intents)
+            self._publish(updates, None)
+            return [as_dict(u) for u in updates]
+        return self.run_in_loop(do)
+
+    def orders(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Latest state of each order, newest first; status 'open' (default), 'closed' or 'all'."""
+        def do() -> list[dict[str, Any]]:
+            latest: dict[str, dict[str, Any]] = {}
+            for row in self.ledger():
+                latest[row["client_order_id"]] = row
+            for u in self.core.open_orders():
+                latest[u.client_order_id] = as_dict(u)
+            rows = list(latest.values())[::-1]
+            terminal = {"filled", "canceled", "expired", "rejected", "replaced"}
+            if status in (None, "open"):
+                rows = [r for r in rows if r["status"] not in terminal]
+            elif status == "closed":
+                rows = [r for r in rows if r["status"] in terminal]
+            return rows[:limit]
+        return self.run_in_loop(do)
 
     def flush(self) -> None:
         self.repo.flush()
@@ -161,8 +205,12 @@ class ExecutionActor(ActorShell):
         updates: list[OrderUpdate] = []
         if ob.orders:
             self.clock.advance(max(o.ts_ns for o in ob.orders))
+            submitted_at = time.perf_counter()
             updates += self.core.submit(ob.orders)
-            self.metrics.observe(TICK_TO_ORDER_SECONDS, time.perf_counter() - received_at)
+            acked_at = time.perf_counter()
+            self._log_sent(k, ob.orders)
+            self.metrics.observe(TICK_TO_ORDER_SECONDS, submitted_at - received_at)
+            self.metrics.observe(ORDER_ACK_SECONDS, acked_at - submitted_at)
         if items:
             self.clock.advance(items[-1].ts_ns)
             updates += self.core.on_market(items)
@@ -170,12 +218,41 @@ class ExecutionActor(ActorShell):
         if self.startup_updates:
             updates, self.startup_updates = self.startup_updates + updates, []
         self.report_history.append((k, live + updates))
+        self._log_updates(k, updates)
         self.next_batch = k + 1
         self._publish(updates, Settled(k, final or ob.final))
         if final or ob.final:
             self.done = True
             self.repo.flush()
+        self._export_status()
         return True
+
+    def _export_status(self) -> None:
+        """Once per batch: database probe (rate-limited), bus losses, Alpaca REST error totals."""
+        self.db_probe.sample()
+        self.bus_loss.export({"market_data": self.md_in.stats, "orders": self.orders_in.stats},
+                             {"reports": self.reports_out.stats})
+        rest = getattr(self.broker, "rest", None)
+        self.api_errors.export(getattr(rest, "error_counts", None))
+
+    def _log_sent(self, k: int, orders: list[Any]) -> None:
+        for o in orders:
+            self.log.info("order sent: %s %s %s %s", o.client_order_id, o.side, o.qty, o.symbol,
+                          extra=self._extra(k, o.client_order_id, o.symbol, o.correlation_id))
+
+    def _log_updates(self, k: int, updates: list[OrderUpdate]) -> None:
+        """Key order lines with client_order_id/symbol fields (one line per order event, not per tick)."""
+        for u in updates:
+            extra = self._extra(k, u.client_order_id, u.symbol, u.correlation_id)
+            if u.status == "rejected":
+                self.log.warning("order rejected: %s %s", u.client_order_id, u.reason, extra=extra)
+            elif u.last_fill_qty > 0:
+                self.log.info("fill %s %s @ %s (%s)", u.client_order_id, u.last_fill_qty, u.last_fill_price, u.status,
+                              extra=extra)
+
+    def _extra(self, k: int, client_order_id: str, symbol: str, correlation_id: str) -> dict[str, str]:
+        return {"actor": self.name, "client_order_id": client_order_id, "symbol": symbol,
+                "correlation_id": correlation_id or f"batch-{k}"}
 
     def _make_reconciler(self) -> Any:
         if self.settings.execution.broker != "alpaca":

@@ -15,10 +15,13 @@ from storage: its state is then exactly what it was.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any
 
+import msgspec
+
 from actors.risk.core import Approved, RiskCore
+from actors.risk.liquidation import liquidation_intents
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
 from cluster.metrics import (
@@ -36,6 +39,7 @@ from cluster.metrics import (
     Metrics,
 )
 from cluster.observability import BusLossExporter, DatabaseProbe
+from cluster.records import RiskEvent
 from cluster.settings import Settings
 from cluster.storage import make_repository
 from cluster.wire import (
@@ -84,6 +88,7 @@ class RiskActor(ActorShell):
         self.signal_batches: dict[int, dict[str, SignalBatch]] = defaultdict(dict)
         self.orders_sent = 0
         self.signals_seen = 0
+        self.events_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
@@ -116,6 +121,9 @@ class RiskActor(ActorShell):
         return current
 
     def snapshot(self) -> dict[str, Any]:
+        return self.run_in_loop(self._snapshot)
+
+    def _snapshot(self) -> dict[str, Any]:
         snap = self.core.snapshot()
         snap.update(
             next_batch=self.next_batch, settled=self.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
@@ -138,14 +146,33 @@ class RiskActor(ActorShell):
         return out
 
     def trip(self, by: str, reason: str) -> dict[str, Any]:
-        moved = self.core.trip(by, reason)
-        self._persist_breaker()
-        return {"from": moved.previous, "to": moved.state, "by": by, "reason": reason}
+        return self.run_in_loop(lambda: self._breaker_change(self.core.trip, by, reason))
 
     def reset(self, by: str, reason: str) -> dict[str, Any]:
-        moved = self.core.reset(by, reason)
+        return self.run_in_loop(lambda: self._breaker_change(self.core.reset, by, reason))
+
+    def kill(self, by: str, reason: str, flatten: bool) -> list[OrderIntent]:
+        """Halt (breaker OPEN) and, with flatten, the reduce-only market orders that close every position."""
+        def do() -> list[OrderIntent]:
+            if self.core.breaker.state != "open":
+                self._breaker_change(self.core.trip, by, f"kill switch: {reason}")
+            intents = liquidation_intents(self.core, by) if flatten else []
+            for intent in intents:
+                self.repo.record_risk_event(RiskEvent(
+                    event_type="kill_flatten", severity="critical", message=f"flatten {intent.symbol} by {by}",
+                    occurred_at_ns=time.time_ns(), metadata={"client_order_id": intent.client_order_id}))
+            return intents
+        return self.run_in_loop(do)
+
+    def recent_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.events_log)[-limit:][::-1]
+
+    def _breaker_change(self, change: Any, by: str, reason: str) -> dict[str, Any]:
+        moved = change(by, reason)
+        self._record_events()
         self._persist_breaker()
-        return {"from": moved.previous, "to": moved.state, "by": by, "reason": reason}
+        self.metrics.set(CIRCUIT_BREAKER_STATUS, float(_BREAKER_CODES[self.core.breaker.state]))
+        return {"from": moved.from_state, "to": moved.to_state, "by": by, "reason": reason}
 
     def flush(self) -> None:
         self._save_state()
@@ -271,6 +298,7 @@ class RiskActor(ActorShell):
         events = self.core.drain_events()
         for ev in events:
             self.repo.record_risk_event(ev)
+            self.events_log.append(msgspec.to_builtins(ev))
             if ev.event_type.startswith("breaker"):
                 self._persist_breaker()
                 self.log.warning("breaker %s: %s", ev.event_type, ev.message,

@@ -1,0 +1,30 @@
+"""Hosts the control API next to a running supervisor (the `run` command's operator interface)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cluster.api import ApiServer
+from cluster.control_plane import SupervisorControlPlane
+from cluster.settings import Settings
+from cluster.storage import make_repository
+from cluster.supervisor import Supervisor
+
+log = logging.getLogger("trading.api")
+
+
+@contextmanager
+def control_api(sup: Supervisor, settings: Settings, port: int | None = None) -> Iterator[ApiServer]:
+    """Serve the control API while the block runs; every action is audited in the database."""
+    repo = make_repository(settings, "control")
+    server = ApiServer(SupervisorControlPlane(sup, settings), settings.control_api, repo.record_audit, port=port)
+    server.start()
+    log.info("control API on %s", server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+        repo.flush()
+        repo.close()
