@@ -58,7 +58,7 @@ def init_cluster(
     if ray.is_initialized():
         ctx = ray.get_runtime_context()
         return ClusterInfo(ctx.gcs_address, "", rs.namespace, started_here=False)
-    kwargs: dict[str, Any] = {"namespace": rs.namespace, "log_to_driver": True}
+    kwargs: dict[str, Any] = {"namespace": rs.namespace, "log_to_driver": rs.log_to_driver}
     local = target == "local"
     if local:
         kwargs.update(

@@ -49,6 +49,8 @@ class RaySettings(_Section):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster; None = Ray's own count")
     actor_num_cpus: float = Field(0.25, gt=0, le=64, description="CPU reservation of each trading actor")
     metrics_report_interval_ms: int = Field(2000, ge=100)
+    log_to_driver: bool = Field(False, description="echo actor logs in the driver's terminal (they are always in "
+                                "the Ray dashboard and under the session's log directory)")
 
     @model_validator(mode="after")
     def _token_auth_off_loopback(self) -> RaySettings:

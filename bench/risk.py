@@ -1,6 +1,6 @@
 """Latency of RiskCore.check() on a real-price stream with a full book (5 positions).
 
-Run: .venv/bin/python tests/unit/risk/bench_risk_check.py [n_signals] [switch]
+Run: .venv/bin/python bench/risk.py [n_signals] [switch]
 Every bar of the real minute file marks its symbol; after each mark a signal for that symbol is
 checked. Each symbol keeps its wanted target and changes it (to -1, 0 or +1, seeded) with probability
 `switch` per signal (mostly to long or short, sometimes to flat): 0.02 is a strategy that mostly holds, 1.0 churns. Approved orders are filled at
@@ -18,7 +18,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parent)]
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(_ROOT), str(_ROOT / "tests" / "unit" / "risk")]
 
 from risk_fakes import DATA, FakeBroker, FakeClock, make_signal, open_position, seed_limits  # noqa: E402
 
