@@ -158,7 +158,7 @@ def risk_check_latency(bars: dict[str, list]) -> dict[str, float]:
     stream = sorted((ts, sym, c) for sym, rows in bars.items() for ts, _o, _h, _l, c, _v in rows)
     targets: dict[str, int] = {}
     out: list[int] = []
-    for i, (ts, sym, close) in enumerate(stream):
+    for i, (_ts, sym, close) in enumerate(stream):
         now[0] = i * 1_000_000_000
         core.on_price(sym, close, now[0])
         if rng.random() < 0.05:
