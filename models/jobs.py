@@ -68,19 +68,27 @@ def submit_retrain(
     working_dir: str | None = None,
     num_cpus: float = 1.0,
     client_factory: ClientFactory = _ray_client,
+    agent_wait_s: float = 30.0,
 ) -> str:
     """Submit one training run; returns the job (submission) id."""
     client = _connect(dashboard_url, auth_token, client_factory)
     runtime_env = {"working_dir": working_dir} if working_dir else None
-    try:
-        return client.submit_job(
-            entrypoint=retrain_entrypoint(args),
-            runtime_env=runtime_env,
-            metadata={"kind": "retrain"},
-            entrypoint_num_cpus=num_cpus,
-        )
-    except ConnectionError as exc:
-        raise DependencyDown(f"submitting the retrain job to {dashboard_url} failed: {exc}") from exc
+    deadline = time.monotonic() + agent_wait_s
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=retrain_entrypoint(args),
+                runtime_env=runtime_env,
+                metadata={"kind": "retrain"},
+                entrypoint_num_cpus=num_cpus,
+            )
+        except ConnectionError as exc:
+            raise DependencyDown(f"submitting the retrain job to {dashboard_url} failed: {exc}") from exc
+        except RuntimeError as exc:
+            # A cluster that has just started answers 500 until its job agent is up: wait for it.
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise DependencyDown(f"submitting the retrain job to {dashboard_url} failed: {exc}") from exc
+            time.sleep(0.5)
 
 
 def wait_for_job(
