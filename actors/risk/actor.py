@@ -22,6 +22,7 @@ import msgspec
 
 from actors.risk.core import Approved, RiskCore
 from actors.risk.liquidation import liquidation_intents
+from actors.risk.staleness import book_is_stale
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
 from cluster.metrics import (
@@ -95,7 +96,7 @@ class RiskActor(ActorShell):
         if self.restarted:
             self._recover()
         else:
-            self._restore_breaker()
+            self._restore_from_storage()
         self.start_loop()
 
     # ---- control plane -------------------------------------------------------------------------
@@ -265,9 +266,18 @@ class RiskActor(ActorShell):
                     self.log.info("risk rejected a %s signal: %s", ev.symbol, decision.rule,
                                   extra={"actor": self.name, "symbol": ev.symbol, "correlation_id": f"batch-{k}"})
         self.core.tick(self.clock())
+        self._check_book_staleness()
         if signals:
             self.metrics.observe(RISK_CHECK_SECONDS, time.perf_counter() - t0)
         return orders
+
+    def _check_book_staleness(self) -> None:
+        core = self.core
+        if core.breaker.state == "closed" and book_is_stale(
+            core.portfolio.open_symbols(), core._price_ns, self.clock(), core._stale_ns
+        ):
+            core.trip("risk", f"stale data across the book: no price for any held symbol in "
+                              f"{self.settings.risk.stale_data_seconds:.0f}s")
 
     def _apply_update(self, update: OrderUpdate, live: bool) -> None:
         self.core.on_order_update(update)
@@ -318,6 +328,20 @@ class RiskActor(ActorShell):
             self.core.breaker = type(self.core.breaker).from_record(record, self.core.breaker.cooldown_ns)
             self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason,
                              extra={"actor": self.name, "correlation_id": f"breaker:{record.state}"})
+
+    def _restore_from_storage(self) -> None:
+        """A fresh start on a database that already holds state (a whole-cluster restart): positions,
+        the day's P&L, the breaker and the orders still open come back from storage."""
+        positions = self.repo.load_positions()
+        breaker = self.repo.load_breaker()
+        intents = self.repo.open_intents()
+        if not positions and breaker is None and not intents:
+            return
+        daily = None if self.clock.replay else self.repo.load_daily_pnl(self.core.trading_date_of(self.clock()))
+        self.core.restore(positions, daily, breaker, intents)
+        self.log.warning("restored from storage: %d positions, breaker %s, %d open orders",
+                         sum(1 for p in positions if p.quantity != 0), breaker.state if breaker else "closed",
+                         len(intents))
 
     def _recover(self) -> None:
         """Re-run the batches already decided, from inputs the other actors retain."""
