@@ -80,21 +80,42 @@ class ExecutionActor(ActorShell):
         self.fills = 0
         self.done = False
         self.restarted = ray_calls.was_reconstructed()
+        self.startup_resent: list[OrderUpdate] = []
         if self.restarted:
             self.core.restore(self.repo.open_intents(), self.broker.open_orders())
             self.log.warning("execution restarted: restored open intents from storage",
                              extra={"actor": self.name, "correlation_id": "restart"})
+            self.startup_resent = self.core.retry_unacknowledged()  # the broker never saw them: send once
+            self._resume_lockstep()
         self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
         self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
         self.reconciler = self._make_reconciler()
         if self.reconciler is not None:
             self.startup_updates = self._reconcile(publish=False)
+        self.startup_updates = self.startup_resent + self.startup_updates
         self.start_loop()
 
     # ---- control plane -------------------------------------------------------------------------
 
     def ready(self) -> bool:
         return self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=0.1)
+
+    def _resume_lockstep(self) -> None:
+        """Continue after the last batch the risk actor saw settled: take its order batches and the
+        feed's market data since then from their histories (live copies that arrive too are ignored)."""
+        ns = self.settings.ray.namespace
+        risk, md = ray_calls.get_actor("risk", ns), ray_calls.get_actor("market_data", ns)
+        if risk is None or md is None:
+            return
+        settled, pending = ray_calls.call(risk, "resume_point")
+        self.next_batch = settled + 1
+        for ob in pending:
+            self.order_batches.setdefault(ob.batch, ob)
+        history, _ = ray_calls.call(md, "history", None, settled)
+        for k, items, final in history:
+            self.md_batches.setdefault(k, (items, final, time.perf_counter()))
+        self.log.warning("execution resumes at batch %d (%d order batches pending)", self.next_batch, len(pending),
+                         extra={"actor": self.name, "correlation_id": "restart"})
 
     def last_order_batch(self) -> int:
         return self.next_batch - 1
@@ -188,13 +209,13 @@ class ExecutionActor(ActorShell):
     def _on_item(self, item: object) -> None:
         if isinstance(item, OrderBatch):
             if item.batch >= self.next_batch:
-                self.order_batches[item.batch] = item
+                self.order_batches.setdefault(item.batch, item)
         elif isinstance(item, Bar | Quote | Trade):
             self.md_pending.append(item)
         elif isinstance(item, BatchEnd):
             items, self.md_pending = self.md_pending, []
             if item.batch >= self.next_batch:
-                self.md_batches[item.batch] = (items, item.final, time.perf_counter())
+                self.md_batches.setdefault(item.batch, (items, item.final, time.perf_counter()))
 
     def _try_execute(self) -> bool:
         k = self.next_batch

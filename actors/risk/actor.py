@@ -90,6 +90,7 @@ class RiskActor(ActorShell):
         self.orders_sent = 0
         self.signals_seen = 0
         self.events_log: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.sent_orders: deque[OrderBatch] = deque(maxlen=10_000)
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
@@ -103,6 +104,10 @@ class RiskActor(ActorShell):
 
     def awaiting_batch(self) -> int:
         return self.next_batch
+
+    def resume_point(self) -> tuple[int, list[OrderBatch]]:
+        """For a restarted execution actor: the last settled batch and the order batches sent since."""
+        return self.settled, [ob for ob in list(self.sent_orders) if ob.batch > self.settled]
 
     def ready(self) -> bool:
         return self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=0.1)
@@ -232,7 +237,9 @@ class RiskActor(ActorShell):
         signals = [s for g in groups for s in got[g].signals]
         self.signal_batches.pop(k, None)
         orders = self._decide(k, marks, signals)
-        self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [OrderBatch(k, orders, final)])
+        batch = OrderBatch(k, orders, final)
+        self.sent_orders.append(batch)
+        self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [batch])
         self.metrics.inc(EVENTS_OUT, 1, actor=self.name)
         self.orders_sent += len(orders)
         self.next_batch = k + 1
