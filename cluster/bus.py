@@ -243,3 +243,16 @@ class Subscriber:
 
 def stats_dict(stats: PublisherStats | SubscriberStats) -> dict[str, object]:
     return dict(stats.__dict__)
+
+
+class Waiter:
+    """Blocks until any of several subscribers has input (or the timeout passes): an idle actor loop
+    sleeps in zmq_poll instead of spinning, and wakes the moment a message arrives."""
+
+    def __init__(self, *subscribers: Subscriber) -> None:
+        self._poller = zmq.Poller()
+        for sub in subscribers:
+            self._poller.register(sub.sock, zmq.POLLIN)
+
+    def wait(self, timeout_ms: int) -> bool:
+        return bool(self._poller.poll(timeout_ms))

@@ -8,13 +8,12 @@ refused with a message naming it before anything is audited or changed.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
 from cluster.errors import BadInput, ConfigError, DependencyDown
-from cluster.settings import ControlApiSettings
+from cluster.settings import ControlApiSettings, is_loopback_host
 
 MAX_REASON_CHARS = 500
 MIN_GROUPS = 1
@@ -61,15 +60,6 @@ class PlaneTimeouts:
 
 
 DEFAULT_TIMEOUTS = PlaneTimeouts()
-
-
-def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ensure_safe_bind(settings: ControlApiSettings) -> None:

@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host in ("localhost", ""):
         return True
     try:
@@ -54,7 +54,7 @@ class RaySettings(_Section):
 
     @model_validator(mode="after")
     def _token_auth_off_loopback(self) -> RaySettings:
-        if self.include_dashboard and self.auth_mode == "disabled" and not _is_loopback(self.dashboard_host):
+        if self.include_dashboard and self.auth_mode == "disabled" and not is_loopback_host(self.dashboard_host):
             raise ValueError("auth_mode 'disabled' is only allowed with a loopback dashboard_host")
         return self
 
@@ -178,7 +178,7 @@ class ControlApiSettings(_Section):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ControlApiSettings:
-        if not _is_loopback(self.host) and self.token is None:
+        if not is_loopback_host(self.host) and self.token is None:
             raise ValueError(f"a token is required to serve the control API on non-loopback {self.host}")
         return self
 

@@ -71,6 +71,7 @@ class ExecutionActor(ActorShell):
                                         topics=[bus.channel_prefix(bus.ORDERS)], bind=False, hwm=b.recv_hwm)
         self.reports_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.reports_port), source=self.name,
                                          bind=True, hwm=b.send_hwm)
+        self._waiter = bus.Waiter(self.orders_in, self.md_in)
         self.md_pending: list[Bar | Quote | Trade] = []
         self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}
         self.order_batches: dict[int, OrderBatch] = {}
@@ -204,7 +205,7 @@ class ExecutionActor(ActorShell):
         if live:
             self._publish(live, None)
         if not got:
-            time.sleep(0.0005)
+            self._waiter.wait(2 if self.reconciler is not None else 5)
 
     def _on_item(self, item: object) -> None:
         if isinstance(item, OrderBatch):

@@ -80,6 +80,7 @@ class RiskActor(ActorShell):
                                          topics=[bus.channel_prefix(bus.REPORTS)], bind=False, hwm=b.recv_hwm)
         self.orders_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.orders_port), source=self.name, bind=True,
                                         hwm=b.send_hwm)
+        self._waiter = bus.Waiter(self.reports_in, self.md_in, self.signals_in)
         self.next_batch = 1
         self.settled = 0
         self.done = False
@@ -207,7 +208,7 @@ class RiskActor(ActorShell):
         while self._try_decide():
             got = True
         if not got:
-            time.sleep(0.0002)
+            self._waiter.wait(5)
 
     def _on_item(self, item: object) -> None:
         if isinstance(item, SignalBatch):
