@@ -68,7 +68,7 @@ def submit_retrain(
     working_dir: str | None = None,
     num_cpus: float = 1.0,
     client_factory: ClientFactory = _ray_client,
-    agent_wait_s: float = 30.0,
+    agent_wait_s: float = 120.0,
 ) -> str:
     """Submit one training run; returns the job (submission) id."""
     client = _connect(dashboard_url, auth_token, client_factory)
