@@ -56,11 +56,34 @@ def percentile(samples: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000  # ns -> us
 
 
+def risk_check_latencies(prices: list[tuple[str, Decimal]], n: int = 20_000) -> list[int]:
+    """RiskCore.check() on a real-price stream (marks, mostly-holding targets): the hot path."""
+    from actors.risk.core import RiskCore
+    from cluster.settings import load_settings
+    from cluster.wire import Signal
+
+    limits = load_settings().risk.model_copy(update={"max_orders_per_minute": 10**6})
+    now = [START_NS]
+    core = RiskCore(limits, lambda: now[0])
+    out = []
+    for i in range(n):
+        symbol, price = prices[i % len(prices)]
+        now[0] += 1_000_000_000
+        core.on_price(symbol, float(price), now[0])
+        sig = Signal(symbol=symbol, ts_ns=now[0], group="g0", batch=1, target=(i // 500) % 2, strength=1.0,
+                     price=float(price), model_version="bench", correlation_id="")
+        t0 = time.perf_counter_ns()
+        core.check(sig)
+        out.append(time.perf_counter_ns() - t0)
+    return out
+
+
 def run(url: str, rows: int) -> dict[str, float | int | str]:
     prices = real_prices()
     with tempfile.TemporaryDirectory() as journal_dir:
         repo = SqlRepository(url, Path(journal_dir), queue_max=max(rows * 2, 10_000))
         try:
+            risk_idle = risk_check_latencies(prices)  # the writer has nothing to do
             # idle: one write at a time, the writer has nothing else to do
             idle_lat = []
             for update in fills(2_000, 10_000_000, prices):
@@ -81,6 +104,7 @@ def run(url: str, rows: int) -> dict[str, float | int | str]:
                 busy_lat.append(t1 - t0)
                 busy_lat.append(time.perf_counter_ns() - t1)
             enqueued = time.perf_counter() - started
+            risk_busy = risk_check_latencies(prices)  # while the writer drains the backlog just enqueued
             repo.flush()
             elapsed = time.perf_counter() - started
             health = repo.health()
@@ -97,6 +121,10 @@ def run(url: str, rows: int) -> dict[str, float | int | str]:
         "enqueue_busy_p50_us": percentile(busy_lat, 0.50),
         "enqueue_busy_p99_us": percentile(busy_lat, 0.99),
         "batches": int(health["batches"]),
+        "risk_check_idle_p50_us": percentile(risk_idle, 0.50),
+        "risk_check_idle_p99_us": percentile(risk_idle, 0.99),
+        "risk_check_busy_p50_us": percentile(risk_busy, 0.50),
+        "risk_check_busy_p99_us": percentile(risk_busy, 0.99),
     }
 
 
@@ -133,6 +161,8 @@ def main() -> None:
               f"(goal >= 20000 on postgresql); {r['batches']} batches")
         print(f"  enqueue latency idle: p50 {r['enqueue_idle_p50_us']:.1f} us, p99 {r['enqueue_idle_p99_us']:.1f} us")
         print(f"  enqueue latency busy: p50 {r['enqueue_busy_p50_us']:.1f} us, p99 {r['enqueue_busy_p99_us']:.1f} us")
+        print(f"  risk check idle: p50 {r['risk_check_idle_p50_us']:.1f} us, p99 {r['risk_check_idle_p99_us']:.1f} us;"
+              f" writer busy: p50 {r['risk_check_busy_p50_us']:.1f} us, p99 {r['risk_check_busy_p99_us']:.1f} us")
 
 
 if __name__ == "__main__":
