@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from cluster import ray_calls
 from cluster.errors import DependencyDown
-from cluster.settings import REPO_ROOT, Settings, _is_loopback
+from cluster.settings import REPO_ROOT, Settings, is_loopback_host
 
 log = logging.getLogger("trading.live")
 END_GRACE_S = 2.0  # after the last release, time for the frames in flight to reach the feed
@@ -35,7 +35,7 @@ END_GRACE_S = 2.0  # after the last release, time for the frames in flight to re
 
 def wants_simulator(settings: Settings) -> bool:
     a = settings.alpaca
-    loopback = all(_is_loopback(urlparse(u).hostname or "") for u in (a.trading_url, a.data_url))
+    loopback = all(is_loopback_host(urlparse(u).hostname or "") for u in (a.trading_url, a.data_url))
     return a.simulator == "auto" and loopback and a.key_id is None and a.secret_key is None
 
 
