@@ -108,6 +108,10 @@ class ExecutionActor(ActorShell):
         risk, md = ray_calls.get_actor("risk", ns), ray_calls.get_actor("market_data", ns)
         if risk is None or md is None:
             return
+        # Our XPUB was just re-bound: a settlement sent before the risk and feed actors have
+        # re-subscribed would be lost, and the lockstep would wait for it forever.
+        if not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=30):
+            self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
         settled, pending = ray_calls.call(risk, "resume_point")
         self.next_batch = settled + 1
         for ob in pending:

@@ -361,6 +361,9 @@ class RiskActor(ActorShell):
             return
         from actors.risk.recovery import rerun_inputs
 
+        # Our orders XPUB was just re-bound: wait for execution to re-subscribe before deciding anything.
+        if not self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=30):
+            self.log.warning("restarted risk: execution not re-subscribed after 30 s; resuming anyway")
         upto = int(ray_calls.call(execution, "last_order_batch"))
         inputs = rerun_inputs(ns, self.groups, upto)
         for k in range(1, upto + 1):
