@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml constraints.txt scripts/find-python
 run: $(STAMP)
 	$(BIN)/trading-cluster run
 
+# Tests marked own_cluster start a Ray cluster with a job agent: they run in a second pytest process,
+# after the first one has stopped the session's cluster (both would bind the agent's port 52365).
 test: $(STAMP)
-	TRADING_TEST_POSTGRES_URL=$${TRADING_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/python -m pytest -q -p no:cacheprovider
+	TRADING_TEST_POSTGRES_URL=$${TRADING_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/python -m pytest -q -p no:cacheprovider -m "not own_cluster"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m own_cluster
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

@@ -105,6 +105,7 @@ def _assert_contiguous(groups: dict[str, Any]) -> None:
         assert group["batches"] == list(range(1, len(group["batches"]) + 1)), f"{name} skipped or repeated a batch"
 
 
+@pytest.mark.own_cluster
 @pytest.mark.timeout(480)
 def test_models_when_retrained_promoted_rolled_back_and_corrupted_then_actors_swap_without_gaps(
     driver: Driver, tmp_path: Path
