@@ -137,7 +137,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from alpaca_sim.__main__ import main as sim_main
 
     sim_args = args.sim_args[1:] if args.sim_args[:1] == ["--"] else args.sim_args
-    return int(sim_main(sim_args) or 0)
+    sim_main(sim_args)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

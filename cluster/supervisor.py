@@ -106,6 +106,8 @@ class Supervisor:
     def _create(self, name: str) -> None:
         s = self.settings
         cpus = s.ray.actor_num_cpus
+        cls: type
+        args: tuple[Any, ...]
         if name in SINGLETONS:
             resources = placement.core_singleton_resources() if self._use_resources else None
             cls, args = {
@@ -172,7 +174,7 @@ class Supervisor:
         for group in old:
             handle = self.handles.pop(signal_actor_name(group), None)
             if handle is not None:
-                _quiet(lambda h=handle: ray_calls.call(h, "close", timeout_s=5))
+                _close_quietly(handle, 5)
                 ray_calls.kill(handle)
 
     # ---- reconcile loop -------------------------------------------------------------------------
@@ -275,7 +277,7 @@ class Supervisor:
         for name in reversed(self.desired()):
             handle = self.handles.get(name)
             if handle is not None:
-                _quiet(lambda h=handle: ray_calls.call(h, "close", timeout_s=drain_s))
+                _close_quietly(handle, drain_s)
                 ray_calls.kill(handle)
         names = list(self.handles)
         self.handles.clear()
@@ -293,6 +295,10 @@ def _universe(settings: Settings) -> tuple[str, ...]:
 
         return tuple(synthetic_symbol(i) for i in range(md.synthetic_symbols))
     return settings.signal.universe
+
+
+def _close_quietly(handle: Any, timeout_s: float) -> None:
+    _quiet(lambda: ray_calls.call(handle, "close", timeout_s=timeout_s))
 
 
 def _quiet(fn: Callable[[], Any]) -> Any:

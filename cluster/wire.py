@@ -31,7 +31,7 @@ class _Msg(msgspec.Struct, frozen=True, array_like=True, tag_field="k", forbid_u
     pass
 
 
-class Bar(_Msg, tag="b"):
+class Bar(_Msg, frozen=True, tag="b"):
     symbol: str
     ts_ns: int  # start of the bar
     open: float
@@ -44,7 +44,7 @@ class Bar(_Msg, tag="b"):
     backfilled: bool = False
 
 
-class Quote(_Msg, tag="q"):
+class Quote(_Msg, frozen=True, tag="q"):
     symbol: str
     ts_ns: int
     bid: float
@@ -55,7 +55,7 @@ class Quote(_Msg, tag="q"):
     ask_exchange: str = ""
 
 
-class Trade(_Msg, tag="t"):
+class Trade(_Msg, frozen=True, tag="t"):
     symbol: str
     ts_ns: int
     price: float
@@ -63,7 +63,7 @@ class Trade(_Msg, tag="t"):
     exchange: str = ""
 
 
-class BookUpdate(_Msg, tag="u"):
+class BookUpdate(_Msg, frozen=True, tag="u"):
     """Depth snapshot of one symbol after an update: levels best first, (price, size)."""
 
     symbol: str
@@ -72,7 +72,7 @@ class BookUpdate(_Msg, tag="u"):
     asks: list[tuple[float, float]]
 
 
-class BatchEnd(_Msg, tag="e"):
+class BatchEnd(_Msg, frozen=True, tag="e"):
     """Punctuation: every message of batch `batch` with event time <= `watermark_ns` has been sent."""
 
     batch: int
@@ -80,7 +80,7 @@ class BatchEnd(_Msg, tag="e"):
     final: bool = False
 
 
-class Signal(_Msg, tag="s"):
+class Signal(_Msg, frozen=True, tag="s"):
     """A strategy's wish: hold `target` (-1 short, 0 flat, +1 long) in `symbol` from bar `ts_ns` on."""
 
     symbol: str
@@ -94,7 +94,7 @@ class Signal(_Msg, tag="s"):
     correlation_id: str
 
 
-class SignalBatch(_Msg, tag="g"):
+class SignalBatch(_Msg, frozen=True, tag="g"):
     """All signals of one group for one market-data batch (possibly none): also a watermark."""
 
     group: str
@@ -103,7 +103,7 @@ class SignalBatch(_Msg, tag="g"):
     final: bool = False
 
 
-class OrderIntent(_Msg, tag="o"):
+class OrderIntent(_Msg, frozen=True, tag="o"):
     client_order_id: str
     symbol: str
     side: Side
@@ -118,7 +118,7 @@ class OrderIntent(_Msg, tag="o"):
     reduce_only: bool = False
 
 
-class OrderBatch(_Msg, tag="x"):
+class OrderBatch(_Msg, frozen=True, tag="x"):
     """The risk actor's approved orders for one batch (possibly none): also a watermark."""
 
     batch: int
@@ -126,7 +126,7 @@ class OrderBatch(_Msg, tag="x"):
     final: bool = False
 
 
-class OrderUpdate(_Msg, tag="f"):
+class OrderUpdate(_Msg, frozen=True, tag="f"):
     """A change in an order's life at the broker. A fill carries last_fill_qty/last_fill_price."""
 
     client_order_id: str
@@ -146,7 +146,7 @@ class OrderUpdate(_Msg, tag="f"):
     reason: str = ""
 
 
-class Settled(_Msg, tag="z"):
+class Settled(_Msg, frozen=True, tag="z"):
     """Execution has reported every order update caused by market data up to and including `batch`."""
 
     batch: int

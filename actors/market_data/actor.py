@@ -45,7 +45,7 @@ class MarketDataActor(ActorShell):
         )
         self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))
         self.replay = settings.market_data.source != "alpaca"
-        self.history: deque[tuple[int, list[MarketItem], bool]] = deque(
+        self.retained: deque[tuple[int, list[MarketItem], bool]] = deque(
             maxlen=None if self.replay else LIVE_HISTORY_BATCHES
         )
         self.metrics = Metrics()
@@ -99,7 +99,7 @@ class MarketDataActor(ActorShell):
     ) -> tuple[list[tuple[int, list[MarketItem], bool]], int]:
         """Batches after `after_batch`, filtered to `symbols` (None: all); empty batches are kept, they
         are watermarks."""
-        rows = [r for r in list(self.history) if r[0] > after_batch]
+        rows = [r for r in list(self.retained) if r[0] > after_batch]
         if symbols is None:
             return rows, self.batch
         wanted = set(symbols)
@@ -219,7 +219,7 @@ class MarketDataActor(ActorShell):
 
     def _publish(self, items: list[MarketItem], final: bool) -> None:
         k = self.batch + 1
-        self.history.append((k, items, final))  # before sending: a consumer that saw k can fetch it
+        self.retained.append((k, items, final))  # before sending: a consumer that saw k can fetch it
         if k > self._resume_after:
             for item in items:
                 if isinstance(item, Quote):
