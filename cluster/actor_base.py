@@ -103,9 +103,3 @@ class ActorShell:
         import os
 
         return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure}
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0

@@ -114,10 +114,6 @@ class Publisher:
         self.stats.messages += len(items)
         return True
 
-    def send_many(self, batches: Iterable[tuple[bytes, Sequence[Message]]]) -> None:
-        for t, items in batches:
-            self.send(t, items)
-
     def poll_subscriptions(self, timeout_ms: int = 0) -> dict[bytes, int]:
         """Read pending (un)subscribe frames; returns live subscription counts per topic prefix."""
         while self.sock.poll(timeout_ms, zmq.POLLIN):

@@ -220,23 +220,6 @@ def was_reconstructed() -> bool:
         return False
 
 
-def in_ray_worker() -> bool:
-    import sys
-
-    if "ray" not in sys.modules:
-        return False
-    ray = _ray()
-    return bool(ray.is_initialized() and ray.get_runtime_context().worker.mode == 0)  # WORKER_MODE == 0
-
-
-def node_of_current_actor() -> str:
-    ray = _ray()
-    try:
-        return str(ray.get_runtime_context().get_node_id())
-    except Exception:
-        return ""
-
-
 def cluster_resources() -> dict[str, float]:
     return dict(_ray().cluster_resources())
 
@@ -249,4 +232,3 @@ def metrics_export_port() -> int:
     except Exception:
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         return int(nodes[0].get("MetricsExportPort") or 0) if nodes else 0
-
