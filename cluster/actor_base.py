@@ -1,8 +1,17 @@
-"""What every actor shell shares: one ZeroMQ context, one loop thread, and honest status."""
+"""What every actor shell shares: one ZeroMQ context, one loop thread, peers found through Ray, a
+lifecycle, and honest status.
+
+The constructor only builds the core and binds the sockets this actor owns, so it returns at once
+and `endpoints()` answers while peers are still starting. The loop thread then connects to the
+peers (their endpoints looked up through Ray, with a deadline), recovers (subclass hook: state
+after a restart), and runs `step()` until stopped. A loop that fails records why, lets a status
+poll see it for a moment, and ends the process so that Ray restarts the actor.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -13,8 +22,13 @@ from typing import Any
 
 import zmq
 
+from cluster import bus
+from cluster.endpoints import PeerResolver, bind_address
+from cluster.lifecycle import Lifecycle
 from cluster.logs import configure_logging
 from cluster.settings import Settings
+
+FAILURE_EXIT_DELAY_S = 2.0  # time for a status poll to read the failure before Ray restarts the actor
 
 
 class EventClock:
@@ -33,8 +47,11 @@ class EventClock:
         return self._now if self.replay else time.time_ns()
 
 
+Endpoint = bus.Publisher | bus.Subscriber
+
+
 class ActorShell:
-    """Base of the actor shells: a loop thread that runs `step()` until stopped or failed."""
+    """Base of the actor shells: a loop thread that connects, recovers, then runs `step()`."""
 
     name = "actor"
 
@@ -48,6 +65,52 @@ class ActorShell:
         self._thread: threading.Thread | None = None
         self.failure: str | None = None
         self.started_at = time.time()
+        self.lifecycle = Lifecycle()
+        self._bound: dict[str, Endpoint] = {}
+        self._peers: dict[str, list[Endpoint]] = {}
+        self.exit_on_failure = True
+
+    # ---- sockets -------------------------------------------------------------------------------
+
+    def bind_channel(self, channel: str, end: Callable[[str], Endpoint]) -> Any:
+        """Create the socket that owns `channel` (end(address) binds it) and register its endpoint."""
+        sock = end(bind_address(self.settings.bus, channel))
+        self._bound[channel] = sock
+        return sock
+
+    def peer_channel(self, channel: str, end: Endpoint) -> Any:
+        """Register a socket that connects to `channel`; the loop connects it once the owner is found."""
+        self._peers.setdefault(channel, []).append(end)
+        return end
+
+    def endpoints(self) -> dict[str, str]:
+        """Where this actor's channels are bound: tcp://<node address>:<port>."""
+        return {ch: str(sock.address) for ch, sock in self._bound.items()}
+
+    def refresh_peers(self, timeout_s: float = 5.0) -> dict[str, str]:
+        """Look the peers' endpoints up again (a peer restarted, maybe on another node) and reconnect the
+        sockets whose peer moved. Called by the supervisor from a control thread."""
+        resolver = PeerResolver(self.settings.ray.namespace, self.name)
+        found = {ch: resolver.lookup(ch, timeout_s) for ch in self._peers}
+
+        def reconnect() -> None:
+            for ch, addr in found.items():
+                for end in self._peers[ch] if addr is not None else ():
+                    if end.connect(addr):
+                        self.log.warning("%s follows channel %s to %s", self.name, ch, addr)
+
+        if self.lifecycle.phase != "starting":  # a starting loop looks its peers up by itself
+            self.run_in_loop(reconnect, timeout_s)
+        return {ch: addr or "" for ch, addr in found.items()}
+
+    def _connect_peers(self) -> None:
+        resolver = PeerResolver(self.settings.ray.namespace, self.name, keep_waiting=lambda: not self._stop.is_set())
+        for ch, ends in self._peers.items():
+            address = resolver.resolve(ch, self.settings.bus.connect_timeout_s)
+            for end in ends:
+                end.connect(address)
+
+    # ---- loop ----------------------------------------------------------------------------------
 
     def start_loop(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -78,12 +141,29 @@ class ActorShell:
 
     def _run(self) -> None:
         try:
+            if self.lifecycle.phase == "starting":
+                self._connect_peers()
+                self.lifecycle.trigger("connected")
+                self.recover()
+                self.lifecycle.trigger("recovered")
             while not self._stop.is_set():
                 self._run_commands()
                 self.step()
+            self._run_commands()
+            if self.lifecycle.phase == "running":
+                self.lifecycle.trigger("stop")
+                self.lifecycle.trigger("drained")
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}"
             self.log.error("loop failed: %s\n%s", self.failure, traceback.format_exc())
+            self.lifecycle.trigger("fail")
+            if self.exit_on_failure and not self._stop.is_set():
+                time.sleep(FAILURE_EXIT_DELAY_S)
+                logging.shutdown()
+                os._exit(70)  # Ray restarts the actor; the supervisor counts the restart
+
+    def recover(self) -> None:
+        """Subclass hook, on the loop thread once the peers are connected: rebuild state after a restart."""
 
     def step(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -100,6 +180,11 @@ class ActorShell:
         return self._thread is not None and self._thread.is_alive()
 
     def ping(self) -> dict[str, Any]:
-        import os
+        return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure,
+                "phase": self.lifecycle.phase, "node": self.node_address(), "endpoints": self.endpoints()}
 
-        return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure}
+    @staticmethod
+    def node_address() -> str:
+        from cluster import ray_calls
+
+        return ray_calls.node_ip()

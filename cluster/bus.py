@@ -16,6 +16,7 @@ filters topics still sees a contiguous sequence on each and can detect gaps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from cluster.errors import WireError
+from cluster.errors import ConfigError, WireError
 from cluster.wire import Envelope, Message, decode, encode
 
 log = logging.getLogger("trading.bus")
@@ -50,6 +51,23 @@ def endpoint(host: str, port: int) -> str:
     return f"tcp://{host}:{port}"
 
 
+WILDCARD_HOSTS = frozenset({"", "*", "0.0.0.0", "::"})
+
+
+def bind_socket(sock: zmq.Socket, host: str, port: int, advertise: str | None = None) -> str:
+    """Bind on host:port (port 0: a free port picked by the OS) and return the endpoint peers connect
+    to: tcp://<advertise or host>:<port actually bound>. A wildcard host needs an address to advertise."""
+    public = advertise or host
+    if public in WILDCARD_HOSTS:
+        raise ConfigError(f"socket bound on wildcard {host!r} needs an address to advertise")
+    bind_host = "*" if host in WILDCARD_HOSTS else host
+    if port == 0:
+        port = sock.bind_to_random_port(f"tcp://{bind_host}")
+    else:
+        sock.bind(f"tcp://{bind_host}:{port}")
+    return endpoint(public, port)
+
+
 def new_session() -> int:
     """A publisher session id: differs between starts, so a restart is not mistaken for a gap."""
     return (time.time_ns() ^ (os.getpid() << 20) ^ random.getrandbits(30)) & 0x7FFF_FFFF_FFFF_FFFF
@@ -69,7 +87,7 @@ class Publisher:
     def __init__(
         self,
         ctx: zmq.Context,
-        address: str,
+        address: str | None,
         *,
         source: str,
         bind: bool,
@@ -77,8 +95,12 @@ class Publisher:
         when_full: str = "block",
         send_timeout_ms: int = -1,
         fan_in: bool = False,
+        advertise: str | None = None,
     ) -> None:
-        """fan_in=True makes a PUSH socket (many senders, one receiver) instead of an XPUB."""
+        """fan_in=True makes a PUSH socket (many senders, one receiver) instead of an XPUB.
+
+        bind=True: `address` is tcp://host:port (port 0 picks a free one); `self.address` is then
+        the endpoint peers connect to. bind=False: `address` may be None and given later to connect()."""
         self.source = source
         self.session = new_session()
         self.when_full = when_full
@@ -92,9 +114,17 @@ class Publisher:
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # see every (un)subscribe, duplicates included
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
-        (sock.bind if bind else sock.connect)(address)
-        self.address = address
         self.sock = sock
+        self.address: str | None = None
+        if bind:
+            assert address is not None
+            self.address = _bind(sock, address, advertise)
+        elif address is not None:
+            self.connect(address)
+
+    def connect(self, address: str) -> bool:
+        """Connect to `address`, leaving the previous peer first; False when it is already the peer."""
+        return _reconnect(self, address)
 
     def send(self, topic_bytes: bytes, items: Sequence[Message]) -> bool:
         """Send one envelope. Returns False (and counts a drop) only in 'drop' mode when a peer is full."""
@@ -158,12 +188,13 @@ class Subscriber:
     def __init__(
         self,
         ctx: zmq.Context,
-        address: str,
+        address: str | None,
         *,
         topics: Iterable[bytes],
         bind: bool,
         hwm: int = 10_000,
         fan_in: bool = False,
+        advertise: str | None = None,
     ) -> None:
         """fan_in=True makes a PULL socket (the receiving end of a PUSH channel; topics unused)."""
         sock = ctx.socket(zmq.PULL if fan_in else zmq.SUB)
@@ -172,11 +203,20 @@ class Subscriber:
         if not fan_in:
             for t in topics:
                 sock.setsockopt(zmq.SUBSCRIBE, t)
-        (sock.bind if bind else sock.connect)(address)
-        self.address = address
         self.sock = sock
+        self.address: str | None = None
+        if bind:
+            assert address is not None
+            self.address = _bind(sock, address, advertise)
+        elif address is not None:
+            self.connect(address)
         self.stats = SubscriberStats()
         self._last: dict[tuple[str, bytes], tuple[int, int]] = {}
+
+    def connect(self, address: str) -> bool:
+        """Connect to `address`, leaving the previous publisher first; False when it is already the peer.
+        Subscriptions are kept; the sequence check sees the new publisher as a restart, not a gap."""
+        return _reconnect(self, address)
 
     def subscribe(self, t: bytes) -> None:
         self.sock.setsockopt(zmq.SUBSCRIBE, t)
@@ -235,6 +275,22 @@ class Subscriber:
 
     def close(self) -> None:
         self.sock.close(linger=0)
+
+
+def _bind(sock: zmq.Socket, address: str, advertise: str | None) -> str:
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    return bind_socket(sock, host.strip("[]"), int(port), advertise)
+
+
+def _reconnect(end: Publisher | Subscriber, address: str) -> bool:
+    if end.address == address:
+        return False
+    if end.address is not None:
+        with contextlib.suppress(zmq.ZMQError):  # never connected (the old peer was unreachable)
+            end.sock.disconnect(end.address)
+    end.sock.connect(address)
+    end.address = address
+    return True
 
 
 def stats_dict(stats: PublisherStats | SubscriberStats) -> dict[str, object]:

@@ -103,13 +103,15 @@ def start_actor(
     resources: dict[str, float] | None = None,
     max_restarts: int = -1,
     max_concurrency: int = 4,
+    detached: bool = False,
 ) -> Any:
-    """Create (or find) a named, restartable actor. Its methods run on a thread pool so that control
-    calls are answered while its own loop thread works."""
+    """Create a named, restartable actor. Its methods run on a thread pool so that control calls are
+    answered while its own loop thread works. A detached actor outlives the process that created it."""
     ray = _ray()
     remote = _remote_classes.get(cls)
     if remote is None:
         remote = _remote_classes[cls] = ray.remote(cls)
+    options: dict[str, Any] = {"lifetime": "detached"} if detached else {}
     return remote.options(
         name=name,
         namespace=namespace,
@@ -118,6 +120,7 @@ def start_actor(
         num_cpus=num_cpus,
         resources=resources or {},
         max_concurrency=max_concurrency,
+        **options,
     ).remote(*args)
 
 
@@ -209,6 +212,16 @@ def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, di
             "num_restarts": int(row.get("NumRestarts") or 0),
         }
     return out
+
+
+def node_ip() -> str:
+    """The address of the node this process runs on, as the Ray cluster knows it."""
+    return str(_ray().util.get_node_ip_address())
+
+
+def node_addresses() -> dict[str, str]:
+    """node_id -> address of every live node."""
+    return {n["NodeID"]: n["NodeManagerAddress"] for n in _ray().nodes() if n.get("Alive")}
 
 
 def was_reconstructed() -> bool:

@@ -60,11 +60,14 @@ class RaySettings(_Section):
 
 
 class BusSettings(_Section):
-    host: str = Field("127.0.0.1", description="address the ZeroMQ sockets bind to and connect to")
-    market_data_port: int = Field(5555, ge=1, le=65535)
-    signals_port: int = Field(5556, ge=1, le=65535)
-    orders_port: int = Field(5557, ge=1, le=65535)
-    reports_port: int = Field(5558, ge=1, le=65535)
+    host: str | None = Field(
+        None, description="override of the address binding sockets use and advertise; unset: each actor binds on "
+        "its own node's address (a one-node local cluster uses 127.0.0.1) and peers find it through Ray")
+    market_data_port: int = Field(0, ge=0, le=65535, description="0 = a free port, found by peers through Ray")
+    signals_port: int = Field(0, ge=0, le=65535)
+    orders_port: int = Field(0, ge=0, le=65535)
+    reports_port: int = Field(0, ge=0, le=65535)
+    connect_timeout_s: float = Field(60, gt=0, description="how long an actor waits for a peer's endpoint")
     send_hwm: int = Field(10_000, ge=1, description="envelopes queued per peer before a send would block or drop")
     recv_hwm: int = Field(10_000, ge=1)
     batch_max_items: int = Field(512, ge=1, le=100_000, description="messages per envelope at most")
@@ -75,7 +78,7 @@ class BusSettings(_Section):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> BusSettings:
-        ports = [self.market_data_port, self.signals_port, self.orders_port, self.reports_port]
+        ports = [p for p in (self.market_data_port, self.signals_port, self.orders_port, self.reports_port) if p]
         if len(set(ports)) != len(ports):
             raise ValueError(f"bus ports must be distinct, got {ports}")
         return self

@@ -29,6 +29,7 @@ from cluster.summary import build_summary
 log = logging.getLogger("trading.supervisor")
 
 SINGLETONS = ("risk", "execution", "market_data")
+RECONCILE_INTERVAL_S = 1.0
 
 
 def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[str, list[str]]:
@@ -77,6 +78,9 @@ class Supervisor:
         self.generation = 0
         self._scale_lock = threading.Lock()
         self._takes_over: dict[str, int] = {}
+        self.feed_wanted = False
+        self._refresh_due = False
+        self._md_restarted = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -87,6 +91,10 @@ class Supervisor:
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
+        if (self.address or self.settings.ray.address) == "local" and self.settings.bus.host is None:
+            # one node, started here: the bus stays on loopback
+            bus = self.settings.bus.model_copy(update={"host": "127.0.0.1"})
+            self.settings = self.settings.model_copy(update={"bus": bus})
         self.metrics = Metrics()  # now inside Ray: restarts are exported from this driver process
         self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
         migrate(self.settings)
@@ -101,6 +109,7 @@ class Supervisor:
 
     def start_feed(self) -> None:
         self.started_at = time.time()
+        self.feed_wanted = True
         ray_calls.call(self.handles["market_data"], "start_feed")
 
     def _create(self, name: str) -> None:
@@ -212,7 +221,42 @@ class Supervisor:
                     result.created.append(name)
                 except Exception as exc:
                     log.error("could not re-create %s: %s", name, exc)
+        if result.restarted or result.created:
+            self._refresh_due = True
+            if "market_data" in result.restarted or "market_data" in result.created:
+                self._md_restarted = True
+        if self._refresh_due:
+            self._refresh_due = not self._refresh_peers()
+        if self.feed_wanted and self._md_restarted:
+            self._md_restarted = not self._restart_feed()
         return result
+
+    def _refresh_peers(self, timeout_s: float = 5.0) -> bool:
+        """Every actor looks its peers' endpoints up again (one moved or came back); True when all answered
+        with every peer found."""
+        refs = {n: ray_calls.submit(h, "refresh_peers") for n, h in list(self.handles.items())}
+        deadline = time.monotonic() + timeout_s
+        complete = True
+        for name, ref in refs.items():
+            try:
+                found = ray_calls.wait(ref, max(0.1, deadline - time.monotonic()))
+            except ray_calls.ActorCallError as exc:
+                log.info("peer refresh of %s not done yet: %s", name, exc)
+                complete = False
+                continue
+            if not all(found.values()):
+                complete = False
+        return complete
+
+    def _restart_feed(self) -> bool:
+        """The feed was wanted and its actor restarted: start it again (it resumes where it was)."""
+        try:
+            ray_calls.call(self.handles["market_data"], "start_feed", timeout_s=10)
+        except ray_calls.ActorCallError as exc:
+            log.info("restarted feed not ready to start yet: %s", exc)
+            return False
+        log.warning("restarted market-data actor told to resume its feed")
+        return True
 
     def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
         """One round of status calls, issued together; an actor that does not answer is reported so."""
@@ -243,7 +287,7 @@ class Supervisor:
             for name, st in stats.items():
                 if isinstance(st, dict) and st.get("failure"):
                     raise DependencyDown(f"actor {name} failed: {st['failure']}")
-            if time.monotonic() - last_reconcile > 2.0:
+            if time.monotonic() - last_reconcile > RECONCILE_INTERVAL_S:
                 self.reconcile_once()
                 last_reconcile = time.monotonic()
             if deadline is not None and time.monotonic() > deadline:

@@ -18,13 +18,13 @@ from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
+from cluster.batches import BatchAssembler
 from cluster.metrics import EVENTS_IN, EVENTS_OUT, ORDER_ACK_SECONDS, TICK_TO_ORDER_SECONDS, Metrics
 from cluster.observability import ApiErrorExporter, BusLossExporter, DatabaseProbe, declare_alpaca_api_errors
 from cluster.settings import Settings
 from cluster.storage import make_repository
 from cluster.wire import (
     Bar,
-    BatchEnd,
     Message,
     OrderBatch,
     OrderIntent,
@@ -65,14 +65,14 @@ class ExecutionActor(ActorShell):
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         self.api_errors = ApiErrorExporter(self.metrics)
         declare_alpaca_api_errors(self.metrics)
-        self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
-                                    topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm)
-        self.orders_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.orders_port),
-                                        topics=[bus.channel_prefix(bus.ORDERS)], bind=False, hwm=b.recv_hwm)
-        self.reports_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.reports_port), source=self.name,
-                                         bind=True, hwm=b.send_hwm)
+        self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
+            self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm))
+        self.orders_in = self.peer_channel(bus.ORDERS, bus.Subscriber(
+            self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, hwm=b.recv_hwm))
+        self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
+            self.ctx, addr, source=self.name, bind=True, hwm=b.send_hwm))
         self._waiter = bus.Waiter(self.orders_in, self.md_in)
-        self.md_pending: list[Bar | Quote | Trade] = []
+        self.md_assembler = BatchAssembler(accept=(Bar, Quote, Trade))
         self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}
         self.order_batches: dict[int, OrderBatch] = {}
         self.next_batch = 1
@@ -81,20 +81,21 @@ class ExecutionActor(ActorShell):
         self.fills = 0
         self.done = False
         self.restarted = ray_calls.was_reconstructed()
-        self.startup_resent: list[OrderUpdate] = []
+        self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
+        self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
+        self.reconciler = self._make_reconciler()
+        self.start_loop()
+
+    def recover(self) -> None:
+        resent: list[OrderUpdate] = []
         if self.restarted:
             self.core.restore(self.repo.open_intents(), self.broker.open_orders())
             self.log.warning("execution restarted: restored open intents from storage",
                              extra={"actor": self.name, "correlation_id": "restart"})
-            self.startup_resent = self.core.retry_unacknowledged()  # the broker never saw them: send once
+            resent = self.core.retry_unacknowledged()  # the broker never saw them: send once
             self._resume_lockstep()
-        self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
-        self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
-        self.reconciler = self._make_reconciler()
-        if self.reconciler is not None:
-            self.startup_updates = self._reconcile(publish=False)
-        self.startup_updates = self.startup_resent + self.startup_updates
-        self.start_loop()
+        reconciled = self._reconcile(publish=False) if self.reconciler is not None else []
+        self.startup_updates = resent + reconciled
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -132,6 +133,7 @@ class ExecutionActor(ActorShell):
         return {
             "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
             "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
+            "phase": self.lifecycle.phase,
             "reconcile": None if self.reconciler is None else {
                 "runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
             "bus": {"market_data": bus.stats_dict(self.md_in.stats), "orders": bus.stats_dict(self.orders_in.stats),
@@ -195,12 +197,18 @@ class ExecutionActor(ActorShell):
 
     def step(self) -> None:
         got = False
-        for sub in (self.orders_in, self.md_in):
-            for _, env in sub.recv(timeout_ms=0):
-                got = True
-                self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
-                for item in env.items:
-                    self._on_item(item)
+        for _, env in self.orders_in.recv(timeout_ms=0):
+            got = True
+            self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
+            for item in env.items:
+                if isinstance(item, OrderBatch) and item.batch >= self.next_batch:
+                    self.order_batches.setdefault(item.batch, item)
+        for _, env in self.md_in.recv(timeout_ms=0):
+            got = True
+            self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
+            for end, items in self.md_assembler.add(env):
+                if end.batch >= self.next_batch:
+                    self.md_batches.setdefault(end.batch, (items, end.final, time.perf_counter()))
         while self._try_execute():
             got = True
         if self.reconciler is not None and self.reconciler.due():
@@ -210,17 +218,6 @@ class ExecutionActor(ActorShell):
             self._publish(live, None)
         if not got:
             self._waiter.wait(2 if self.reconciler is not None else 5)
-
-    def _on_item(self, item: object) -> None:
-        if isinstance(item, OrderBatch):
-            if item.batch >= self.next_batch:
-                self.order_batches.setdefault(item.batch, item)
-        elif isinstance(item, Bar | Quote | Trade):
-            self.md_pending.append(item)
-        elif isinstance(item, BatchEnd):
-            items, self.md_pending = self.md_pending, []
-            if item.batch >= self.next_batch:
-                self.md_batches.setdefault(item.batch, (items, item.final, time.perf_counter()))
 
     def _try_execute(self) -> bool:
         k = self.next_batch

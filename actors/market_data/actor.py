@@ -17,7 +17,7 @@ from actors.market_data.batcher import batches, by_symbol
 from actors.market_data.book import BookKeeper
 from actors.market_data.sources import open_source
 from actors.market_data.synthetic import SyntheticSource
-from cluster import bus
+from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell
 from cluster.errors import DataError
 from cluster.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
@@ -36,13 +36,10 @@ class MarketDataActor(ActorShell):
         super().__init__(settings)
         b = settings.bus
         self.expected_subscribers = expected_subscribers
-        self.pub = bus.Publisher(
-            self.ctx, bus.endpoint(b.host, b.market_data_port), source=self.name, bind=True,
-            hwm=b.send_hwm, when_full=b.when_full,
-        )
-        self.reports = bus.Subscriber(
-            self.ctx, bus.endpoint(b.host, b.reports_port), topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False
-        )
+        self.pub = self.bind_channel(bus.MARKET_DATA, lambda addr: bus.Publisher(
+            self.ctx, addr, source=self.name, bind=True, hwm=b.send_hwm, when_full=b.when_full))
+        self.reports = self.peer_channel(bus.REPORTS, bus.Subscriber(
+            self.ctx, None, topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False))
         self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))
         self.replay = settings.market_data.source != "alpaca"
         self.retained: deque[tuple[int, list[MarketItem], bool]] = deque(
@@ -70,17 +67,31 @@ class MarketDataActor(ActorShell):
         self.repo: Any = None  # the live feed's risk events store
         self._paused = False
         self._publishing = False
+        self._start_request: int | None = None
+        self.restarted = ray_calls.was_reconstructed()
+        self.start_loop()
+
+    def recover(self) -> None:
+        """A feed restarted by Ray resumes after the last batch the risk actor decided: replay
+        regenerates the batches before it (the source is deterministic) without publishing them, so
+        its history and numbering are what they were; the live feed resumes from its journal."""
+        if not self.restarted:
+            return
+        risk = ray_calls.get_actor("risk", self.settings.ray.namespace)
+        decided = int(ray_calls.call(risk, "awaiting_batch")) - 1 if risk is not None else 0
+        self._resume_after = max(self._resume_after, decided)
+        self.settled = max(self.settled, decided)
+        self.log.warning("market data restarted: resumes after batch %d once the feed is started", decided,
+                         extra={"actor": self.name, "correlation_id": "restart"})
 
     # ---- control plane -------------------------------------------------------------------------
 
     def start_feed(self, resume_after_batch: int = 0) -> bool:
-        """Begin publishing (batches <= resume_after_batch are skipped: a restarted feed resumes)."""
-        if self.running:
+        """Begin publishing (batches <= resume_after_batch are skipped: a restarted feed resumes).
+        Idempotent: False when the feed was already started."""
+        if self._start_request is not None or self.state != "idle":
             return False
-        self._resume_after = resume_after_batch
-        self._source = self._open()
-        self.state = "waiting_for_subscribers"
-        self.start_loop()
+        self._start_request = resume_after_batch
         return True
 
     def pause(self, timeout_s: float = 10.0) -> int:
@@ -119,6 +130,7 @@ class MarketDataActor(ActorShell):
             "reports": bus.stats_dict(self.reports.stats), "data_errors": len(self.data_errors),
             "data_error_samples": self.data_errors[:5], "failure": self.failure, **self.counters,
             "alpaca": self._live.status() if self._live is not None else None,
+            "phase": self.lifecycle.phase, "restarted": self.restarted, "resumed_after": self._resume_after,
         }
 
     def book(self, symbol: str) -> dict[str, Any] | None:
@@ -165,6 +177,13 @@ class MarketDataActor(ActorShell):
         self.counters[key] = self.counters.get(key, 0) + n
 
     def step(self) -> None:
+        if self.state == "idle":
+            if self._start_request is None:
+                self._read_reports(timeout_ms=20)
+                return
+            self._resume_after = max(self._resume_after, self._start_request)
+            self._source = self._open()
+            self.state = "waiting_for_subscribers"
         if self.state == "waiting_for_subscribers":
             ctl = bus.topic(bus.MARKET_DATA, bus.CONTROL)
             if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2):

@@ -25,6 +25,7 @@ from actors.risk.liquidation import liquidation_intents
 from actors.risk.staleness import book_is_stale
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
+from cluster.batches import BatchAssembler
 from cluster.metrics import (
     CIRCUIT_BREAKER_STATUS,
     DAILY_PNL_USD,
@@ -45,7 +46,6 @@ from cluster.settings import Settings
 from cluster.storage import make_repository
 from cluster.wire import (
     Bar,
-    BatchEnd,
     OrderBatch,
     OrderIntent,
     OrderUpdate,
@@ -72,20 +72,20 @@ class RiskActor(ActorShell):
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
-        self.signals_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.signals_port), topics=[], bind=True,
-                                         hwm=b.recv_hwm, fan_in=True)
-        self.md_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port),
-                                    topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm)
-        self.reports_in = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.reports_port),
-                                         topics=[bus.channel_prefix(bus.REPORTS)], bind=False, hwm=b.recv_hwm)
-        self.orders_out = bus.Publisher(self.ctx, bus.endpoint(b.host, b.orders_port), source=self.name, bind=True,
-                                        hwm=b.send_hwm)
+        self.signals_in = self.bind_channel(bus.SIGNALS, lambda addr: bus.Subscriber(
+            self.ctx, addr, topics=[], bind=True, hwm=b.recv_hwm, fan_in=True))
+        self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
+            self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm))
+        self.reports_in = self.peer_channel(bus.REPORTS, bus.Subscriber(
+            self.ctx, None, topics=[bus.channel_prefix(bus.REPORTS)], bind=False, hwm=b.recv_hwm))
+        self.orders_out = self.bind_channel(bus.ORDERS, lambda addr: bus.Publisher(
+            self.ctx, addr, source=self.name, bind=True, hwm=b.send_hwm))
         self._waiter = bus.Waiter(self.reports_in, self.md_in, self.signals_in)
         self.next_batch = 1
         self.settled = 0
         self.done = False
         self.done_at = 0.0
-        self.md_pending: list[Bar | Trade] = []
+        self.md_assembler = BatchAssembler(accept=(Bar, Trade))
         self.md_batches: dict[int, tuple[list[Bar | Trade], bool]] = {}
         self.signal_batches: dict[int, dict[str, SignalBatch]] = defaultdict(dict)
         self.orders_sent = 0
@@ -95,11 +95,13 @@ class RiskActor(ActorShell):
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
+        self.start_loop()
+
+    def recover(self) -> None:
         if self.restarted:
             self._recover()
         else:
             self._restore_from_storage()
-        self.start_loop()
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class RiskActor(ActorShell):
             rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
             bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
                  "reports": bus.stats_dict(self.reports_in.stats), "orders": bus.stats_dict(self.orders_out.stats)},
-            failure=self.failure, waiting_for=self.waiting_for(),
+            failure=self.failure, waiting_for=self.waiting_for(), phase=self.lifecycle.phase,
         )
         return snap
 
@@ -203,6 +205,11 @@ class RiskActor(ActorShell):
                 self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
                 if sub is self.reports_in and _settles_at_or_before(env.items, self.settled):
                     continue  # a settlement already applied (re-run after a restart)
+                if sub is self.md_in:
+                    for end, items in self.md_assembler.add(env):
+                        if end.batch >= self.next_batch:
+                            self.md_batches.setdefault(end.batch, (items, end.final))
+                    continue
                 for item in env.items:
                     self._on_item(item)
         while self._try_decide():
@@ -214,12 +221,6 @@ class RiskActor(ActorShell):
         if isinstance(item, SignalBatch):
             if item.batch >= self.next_batch:
                 self.signal_batches[item.batch].setdefault(item.group, item)
-        elif isinstance(item, Bar | Trade):
-            self.md_pending.append(item)
-        elif isinstance(item, BatchEnd):
-            items, self.md_pending = self.md_pending, []
-            if item.batch >= self.next_batch:
-                self.md_batches.setdefault(item.batch, (items, item.final))
         elif isinstance(item, OrderUpdate):
             self._apply_update(item, live=True)
         elif isinstance(item, Settled):

@@ -9,7 +9,7 @@ actor's history before the next one is processed: the risk actor sees every batc
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from actors.signal.core import SignalCore
@@ -17,6 +17,7 @@ from actors.signal.model_slot import ModelSlot
 from actors.signal.strategy import RuleBasedBaseline
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell
+from cluster.batches import BatchAssembler
 from cluster.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
@@ -62,13 +63,14 @@ class SignalActor(ActorShell):
         self.core = SignalCore(group, self.symbols, load_model(settings), settings.signal.allow_short)
         b = settings.bus
         topics = [bus.topic(bus.MARKET_DATA, s) for s in self.symbols] + [bus.topic(bus.MARKET_DATA, bus.CONTROL)]
-        self.sub = bus.Subscriber(self.ctx, bus.endpoint(b.host, b.market_data_port), topics=topics, bind=False,
-                                  hwm=b.recv_hwm)
-        self.pub = bus.Publisher(self.ctx, bus.endpoint(b.host, b.signals_port), source=self.name, bind=False,
-                                 hwm=b.send_hwm, fan_in=True)
+        self.sub = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(self.ctx, None, topics=topics, bind=False,
+                                                                     hwm=b.recv_hwm))
+        self.pub = self.peer_channel(bus.SIGNALS, bus.Publisher(self.ctx, None, source=self.name, bind=False,
+                                                                hwm=b.send_hwm, fan_in=True))
         self.metrics = Metrics()
         self.last_batch = 0
-        self.pending: list[Bar | Quote] = []
+        self.md_batches = BatchAssembler(accept=(Bar, Quote))
+        self.bars_by_symbol: Counter[str] = Counter()
         self.sent: deque[SignalBatch] = deque(maxlen=SENT_HISTORY_BATCHES)
         self.signals_sent = 0
         self.recovered_batches = 0
@@ -77,13 +79,15 @@ class SignalActor(ActorShell):
         self._distrust_live = self.restarted or takes_over_after is not None
         self.metrics.set(MODEL_VERSION_INFO, 1, version=self.core.model_version)
         self.model_slot = ModelSlot()
+        self.start_loop()
+
+    def recover(self) -> None:
         if self.restarted:
             self.log.warning("%s restarted by Ray: rebuilding state from market-data history", self.name,
                              extra={"actor": self.name, "group": self.group, "correlation_id": "restart"})
             self._recover()
-        elif takes_over_after is not None:
-            self._recover(awaiting=takes_over_after + 1)
-        self.start_loop()
+        elif self.takes_over_after is not None:
+            self._recover(awaiting=self.takes_over_after + 1)
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -91,7 +95,9 @@ class SignalActor(ActorShell):
         return {
             "group": self.group, "symbols": self.symbols, "last_batch": self.last_batch,
             "signals": self.signals_sent, "restarted": self.restarted, "recovered_batches": self.recovered_batches,
-            "subscriber": bus.stats_dict(self.sub.stats), "core": self.core.stats(), "failure": self.failure,
+            "subscriber": bus.stats_dict(self.sub.stats), "batches": dict(vars(self.md_batches.stats)),
+            "bars_by_symbol": dict(self.bars_by_symbol),
+            "core": self.core.stats(), "failure": self.failure, "phase": self.lifecycle.phase,
         }
 
     def signal_history(self, upto: int | None = None) -> list[SignalBatch]:
@@ -139,14 +145,10 @@ class SignalActor(ActorShell):
         self.model_slot.apply_pending(self._apply_model)  # between batches: the core holds no rows now
         for _, env in self.sub.recv(timeout_ms=50):
             self.metrics.inc(EVENTS_IN, len(env.items), actor="signal")
-            for item in env.items:
-                if isinstance(item, BatchEnd):
-                    self._on_batch_end(item)
-                elif isinstance(item, Bar | Quote):
-                    self.pending.append(item)
+            for end, items in self.md_batches.add(env):
+                self._on_batch_end(end, items)
 
-    def _on_batch_end(self, end: BatchEnd) -> None:
-        items, self.pending = self.pending, []
+    def _on_batch_end(self, end: BatchEnd, items: list[Bar | Quote]) -> None:
         if end.batch <= self.last_batch:
             return  # seen already (a feed that resumed, or our own recovery)
         if self._distrust_live:
@@ -162,6 +164,7 @@ class SignalActor(ActorShell):
         t0 = time.perf_counter()
         for item in items:
             if isinstance(item, Bar):
+                self.bars_by_symbol[item.symbol] += 1
                 self.core.on_bar(item, batch)
             else:
                 self.core.on_quote(item)
