@@ -26,9 +26,12 @@ run: $(STAMP)
 
 # Tests marked own_cluster start a Ray cluster with a job agent: they run in a second pytest process,
 # after the first one has stopped the session's cluster (both would bind the agent's port 52365).
+# Tests marked multinode build a Ray cluster whose nodes are network namespaces (root + iproute2): a
+# third process, so that its drivers never share a process with the session's local cluster.
 test: $(STAMP)
-	TRADING_TEST_POSTGRES_URL=$${TRADING_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/python -m pytest -q -p no:cacheprovider -m "not own_cluster"
+	TRADING_TEST_POSTGRES_URL=$${TRADING_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/python -m pytest -q -p no:cacheprovider -m "not own_cluster and not multinode"
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m own_cluster
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m multinode tests/multinode
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

@@ -214,9 +214,20 @@ def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, di
     return out
 
 
+_node_ip: str | None = None
+
+
 def node_ip() -> str:
-    """The address of the node this process runs on, as the Ray cluster knows it."""
-    return str(_ray().util.get_node_ip_address())
+    """The address of the node this process runs on, as the Ray cluster knows it (its raylet's address)."""
+    global _node_ip
+    if _node_ip is None:
+        ray = _ray()
+        if not ray.is_initialized():
+            return str(ray.util.get_node_ip_address())
+        node_id = ray.get_runtime_context().get_node_id()
+        found = [n["NodeManagerAddress"] for n in ray.nodes() if n.get("NodeID") == node_id]
+        _node_ip = found[0] if found else str(ray.util.get_node_ip_address())
+    return _node_ip
 
 
 def node_addresses() -> dict[str, str]:
