@@ -239,12 +239,13 @@ class MarketDataActor(ActorShell):
     def _publish(self, items: list[MarketItem], final: bool) -> None:
         k = self.batch + 1
         self.retained.append((k, items, final))  # before sending: a consumer that saw k can fetch it
+        for item in items:  # batches a restarted feed regenerates were published before: they count
+            if isinstance(item, Quote):
+                self.books.apply(item)
+            elif isinstance(item, Bar):
+                self.bars += 1
+        self.events += len(items)
         if k > self._resume_after:
-            for item in items:
-                if isinstance(item, Quote):
-                    self.books.apply(item)
-                elif isinstance(item, Bar):
-                    self.bars += 1
             for symbol, msgs in by_symbol(items).items():
                 self.pub.send(bus.topic(bus.MARKET_DATA, symbol), msgs)
             end: list[Message] = [BatchEnd(k, items[-1].ts_ns if items else 0, final)]
@@ -252,7 +253,6 @@ class MarketDataActor(ActorShell):
             now = time.time()
             self.first_publish = self.first_publish or now
             self.last_publish = now
-            self.events += len(items)
             self.metrics.inc(EVENTS_OUT, len(items) + 1, actor=self.name)
             self.bus_loss.export(publishers={"market_data": self.pub.stats})
             if items:

@@ -32,7 +32,7 @@ def _kill_when_halfway(name: str):
     return during
 
 
-@pytest.mark.parametrize("victim", ["signal-g0", "risk"])
+@pytest.mark.parametrize("victim", ["signal-g0", "risk", "market_data"])
 def test_actor_when_killed_mid_replay_then_restarted_and_summary_equals_uninterrupted_run(
     ray_cluster, tmp_path, victim
 ):
