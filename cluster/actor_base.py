@@ -95,7 +95,9 @@ class ActorShell:
 
         def reconnect() -> None:
             for ch, addr in found.items():
-                for end in self._peers[ch] if addr is not None else ():
+                if addr is None:
+                    continue
+                for end in self._peers[ch]:
                     if end.connect(addr):
                         self.log.warning("%s follows channel %s to %s", self.name, ch, addr)
 

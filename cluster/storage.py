@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cluster.repository import InMemoryRepository, Repository
 from cluster.settings import Settings
+from cluster.state_store import MemoryStateStore, SqlStateStore, StateStore
 
 MEMORY_URL = "memory://"
 
@@ -37,3 +38,11 @@ def make_repository(settings: Settings, actor_name: str) -> Repository:
 
     journal = settings.resolve(settings.state_dir) / "journal" / actor_name
     return SqlRepository(url, journal, queue_max=settings.database.queue_max)
+
+
+def make_state_store(settings: Settings) -> StateStore:
+    """The feed journal and the supervisor's desired state, in the trading database."""
+    url = database_url(settings)
+    if url == MEMORY_URL:
+        return MemoryStateStore()
+    return SqlStateStore(url)

@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.market_data.batcher import batches, by_symbol
 from actors.market_data.book import BookKeeper
+from actors.market_data.journal import LiveJournal
 from actors.market_data.sources import open_source
 from actors.market_data.synthetic import SyntheticSource
 from cluster import bus, ray_calls
@@ -23,6 +24,7 @@ from cluster.errors import DataError
 from cluster.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
 from cluster.observability import BusLossExporter, declare_no_alpaca_feed
 from cluster.settings import Settings
+from cluster.storage import make_state_store
 from cluster.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
 
 MarketItem = Bar | Quote | Trade
@@ -68,6 +70,9 @@ class MarketDataActor(ActorShell):
         self._paused = False
         self._publishing = False
         self._start_request: int | None = None
+        self.journal: LiveJournal | None = None
+        self._resume_bars: dict[str, int] = {}
+        self._resend: list[tuple[int, list[MarketItem], bool]] = []
         self.restarted = ray_calls.was_reconstructed()
         self.start_loop()
 
@@ -75,7 +80,12 @@ class MarketDataActor(ActorShell):
         """A feed restarted by Ray resumes after the last batch the risk actor decided: replay
         regenerates the batches before it (the source is deterministic) without publishing them, so
         its history and numbering are what they were; the live feed resumes from its journal."""
+        if not self.replay:
+            self.journal = LiveJournal(make_state_store(self.settings))
         if not self.restarted:
+            return
+        if self.journal is not None:
+            self._recover_live(self.journal)
             return
         risk = ray_calls.get_actor("risk", self.settings.ray.namespace)
         decided = int(ray_calls.call(risk, "awaiting_batch")) - 1 if risk is not None else 0
@@ -83,6 +93,20 @@ class MarketDataActor(ActorShell):
         self.settled = max(self.settled, decided)
         self.log.warning("market data restarted: resumes after batch %d once the feed is started", decided,
                          extra={"actor": self.name, "correlation_id": "restart"})
+
+    def _recover_live(self, journal: LiveJournal) -> None:
+        """Numbering, history and per-symbol bar times from the journal; the batches execution may not have
+        settled are sent again (consumers drop what they had), and the feed backfills after the journal."""
+        tail, self._resume_bars = journal.restore(LIVE_HISTORY_BATCHES)
+        self.retained.extend(tail)
+        self.batch = tail[-1][0] if tail else 0
+        self._resume_after = self.batch
+        execution = ray_calls.get_actor("execution", self.settings.ray.namespace)
+        settled = int(ray_calls.call(execution, "last_order_batch")) if execution is not None else 0
+        self.settled = settled
+        self._resend = [entry for entry in tail if entry[0] > settled]
+        self.log.warning("live feed restarted after batch %d: sends %d journaled batches again, then backfills",
+                         self.batch, len(self._resend), extra={"actor": self.name, "correlation_id": "restart"})
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -165,7 +189,8 @@ class MarketDataActor(ActorShell):
             from cluster.storage import make_repository
 
             self.repo = make_repository(self.settings, self.name)
-            self._live = open_alpaca_pump(self.settings, self.repo.record_risk_event, self.metrics)
+            self._live = open_alpaca_pump(self.settings, self.repo.record_risk_event, self.metrics,
+                                          resume_after=self._resume_bars)
             return iter(())
         return batches(stream, md.batch_bars)
 
@@ -211,6 +236,9 @@ class MarketDataActor(ActorShell):
 
     def _step_live(self) -> None:
         self._read_reports(timeout_ms=0)
+        resend, self._resend = self._resend, []
+        for k, items, final in resend:  # a restarted feed: the journal's tail again, identical
+            self._send(k, items, final)
         due, final = self._live.take()
         for i, items in enumerate(due):
             self._publish(items, final=final and i == len(due) - 1)
@@ -238,6 +266,8 @@ class MarketDataActor(ActorShell):
 
     def _publish(self, items: list[MarketItem], final: bool) -> None:
         k = self.batch + 1
+        if self.journal is not None:
+            self.journal.write(k, items, final)  # before sending: a restarted feed sends it again, identical
         self.retained.append((k, items, final))  # before sending: a consumer that saw k can fetch it
         for item in items:  # batches a restarted feed regenerates were published before: they count
             if isinstance(item, Quote):
@@ -246,20 +276,23 @@ class MarketDataActor(ActorShell):
                 self.bars += 1
         self.events += len(items)
         if k > self._resume_after:
-            for symbol, msgs in by_symbol(items).items():
-                self.pub.send(bus.topic(bus.MARKET_DATA, symbol), msgs)
-            end: list[Message] = [BatchEnd(k, items[-1].ts_ns if items else 0, final)]
-            self.pub.send(bus.topic(bus.MARKET_DATA, bus.CONTROL), end)
-            now = time.time()
-            self.first_publish = self.first_publish or now
-            self.last_publish = now
-            self.metrics.inc(EVENTS_OUT, len(items) + 1, actor=self.name)
-            self.bus_loss.export(publishers={"market_data": self.pub.stats})
-            if items:
-                self.metrics.set(MARKET_DATA_LAST_BATCH, items[-1].ts_ns / 1e9, feed=self.settings.market_data.source)
+            self._send(k, items, final)
         self.batch = k
         if final:
             self.state = "done"
+
+    def _send(self, k: int, items: list[MarketItem], final: bool) -> None:
+        for symbol, msgs in by_symbol(items).items():
+            self.pub.send(bus.topic(bus.MARKET_DATA, symbol), msgs)
+        end: list[Message] = [BatchEnd(k, items[-1].ts_ns if items else 0, final)]
+        self.pub.send(bus.topic(bus.MARKET_DATA, bus.CONTROL), end)
+        now = time.time()
+        self.first_publish = self.first_publish or now
+        self.last_publish = now
+        self.metrics.inc(EVENTS_OUT, len(items) + 1, actor=self.name)
+        self.bus_loss.export(publishers={"market_data": self.pub.stats})
+        if items:
+            self.metrics.set(MARKET_DATA_LAST_BATCH, items[-1].ts_ns / 1e9, feed=self.settings.market_data.source)
 
     def _pace(self, items: list[MarketItem]) -> None:
         speed = self.settings.market_data.speed

@@ -125,6 +125,13 @@ class AlpacaFeed:
         self._task = asyncio.run_coroutine_threadsafe(self._spawn(), self._loop).result(10)
         return self
 
+    def resume_after(self, last_bar_ts: dict[str, int]) -> None:
+        """Before start(): bars up to these times were delivered by an earlier feed. The first connection
+        backfills from just after the oldest of them, and nothing at or before them is delivered again."""
+        self._sequencer.seed_bars(last_bar_ts)
+        if last_bar_ts:
+            self._lost_at_ns = min(last_bar_ts.values()) + 1
+
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
 

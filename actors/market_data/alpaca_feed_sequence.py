@@ -49,6 +49,12 @@ class FeedSequencer:
     def last_bar_ts(self, symbol: str) -> int | None:
         return self._last.get(("bar", symbol))
 
+    def seed_bars(self, last_bar_ts: dict[str, int]) -> None:
+        """Bars up to these times (per symbol) count as delivered already."""
+        for symbol, ts in last_bar_ts.items():
+            key = ("bar", symbol)
+            self._last[key] = max(ts, self._last.get(key, ts))
+
     def bar_symbols(self) -> list[str]:
         return sorted(symbol for kind, symbol in self._last if kind == "bar")
 

@@ -85,13 +85,20 @@ class LiveFeedPump:
             self._metrics.set(ALPACA_WEBSOCKET_CONNECTED, 1.0 if connected else 0.0, feed=self._feed_label)
 
 
-def open_alpaca_pump(settings: Settings, record_event: Callable[[RiskEvent], None], metrics: Metrics) -> LiveFeedPump:
-    """An AlpacaFeed on settings.alpaca subscribed to the universe's bars and quotes, started."""
+def open_alpaca_pump(settings: Settings, record_event: Callable[[RiskEvent], None], metrics: Metrics,
+                     resume_after: dict[str, int] | None = None) -> LiveFeedPump:
+    """An AlpacaFeed on settings.alpaca subscribed to the universe's bars and quotes, started.
+
+    resume_after (symbol -> last bar time already published): a restarted feed backfills from there on
+    its first connection and never delivers those bars again."""
     from actors.market_data.alpaca_feed import AlpacaFeed, AlpacaFeedConfig
 
     universe = tuple(settings.signal.universe)
     config = AlpacaFeedConfig.from_settings(settings.alpaca, bars=universe, quotes=universe)
     md = settings.market_data
     batcher = LiveBatcher(md.batch_bars, md.live_batch_ms * 1_000_000, min(SETTLE_NS, md.live_batch_ms * 1_000_000))
-    feed = AlpacaFeed(config).start()
+    feed = AlpacaFeed(config)
+    if resume_after:
+        feed.resume_after(resume_after)
+    feed.start()
     return LiveFeedPump(feed, batcher, record_event, metrics, settings.alpaca.feed)

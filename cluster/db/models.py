@@ -11,7 +11,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Index, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cluster.db.types import Money, UtcDateTime
@@ -167,3 +178,23 @@ class AuditLogRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class FeedJournalRow(Base):
+    """The live feed's published batches, written before they are sent (revision 0003): a restarted
+    feed sends the tail again with identical content and resumes after it."""
+
+    __tablename__ = "feed_journal"
+    batch: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    final: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    written_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ClusterStateRow(Base):
+    """The supervisor's desired state, written before it acts (revision 0003)."""
+
+    __tablename__ = "cluster_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import time
 import urllib.request
 from collections import Counter
@@ -51,7 +53,8 @@ def _drop_websockets(sim: SimulatorProcess) -> None:
 
 
 def _run_live(settings: Settings, sim: SimulatorProcess, drop_after_s: float | None = None,
-              timeout_s: float = 80.0) -> tuple[dict[str, Any], list[dict[str, Any]], Any, dict[str, Any]]:
+              timeout_s: float = 80.0, kill_after_s: tuple[str, float] | None = None,
+              ) -> tuple[dict[str, Any], list[dict[str, Any]], Any, dict[str, Any]]:
     """One live run to the end of the simulator's data: (final stats, ledger, feed history, signal stats)."""
     sup = Supervisor(sim.configure(settings))
     sup.start()
@@ -62,11 +65,17 @@ def _run_live(settings: Settings, sim: SimulatorProcess, drop_after_s: float | N
         started = time.monotonic()
         dropped = False
 
+        killed = False
+
         def tick(stats: dict[str, Any]) -> None:
-            nonlocal dropped
+            nonlocal dropped, killed
             if drop_after_s is not None and not dropped and time.monotonic() - started > drop_after_s:
                 _drop_websockets(sim)
                 dropped = True
+            if kill_after_s is not None and not killed and time.monotonic() - started > kill_after_s[1]:
+                victim = kill_after_s[0]
+                os.kill(ray_calls.actor_states("trading", [victim])[victim]["pid"], signal.SIGKILL)
+                killed = True
             end(stats)
 
         stats = sup.run_until_done(timeout_s, on_tick=tick)
@@ -123,3 +132,23 @@ def test_live_run_when_orders_exceed_quoted_size_then_partial_fills_reach_risk_p
 def _in_order(life: list[str], wanted: list[str]) -> bool:
     it = iter(life)
     return all(any(status == w for status in it) for w in wanted)
+
+
+def test_live_run_when_market_data_actor_killed_mid_run_then_every_bar_reaches_the_signals_exactly_once(
+        tmp_path: Path) -> None:
+    # Arrange
+    settings = _live_settings(tmp_path)
+    expected = _csv_bars(DAY)
+    per_symbol = Counter(symbol for symbol, _, _ in expected.elements())
+    # Act: kill -9 of the feed's process half-way through the simulated day
+    with SimulatorProcess(settings, seconds=25) as sim:
+        stats, _, _, signals = _run_live(settings, sim, kill_after_s=("market_data", 12))
+    # Assert: Ray restarted it, the run reached the end of the data, and the signal actors took in
+    # every bar the simulator released exactly once
+    assert stats["market_data"]["restarted"] is True
+    assert stats["risk"]["done"] is True
+    received: Counter[str] = Counter()
+    for s in signals.values():
+        received.update(s["bars_by_symbol"])
+    assert received == per_symbol
+    assert all(s["core"]["ignored"] == 0 for s in signals.values())
