@@ -75,6 +75,10 @@ def _run_pipeline(
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _isolate_replay_storage(_settings_with(args, market_data={"speed": args.speed}), args.database)
+    if args.detach:
+        from cluster.detached import start_detached
+
+        return start_detached(settings, args.address)
     if settings.market_data.source == "alpaca":
         from cluster.live_run import run_live
 
@@ -83,6 +87,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
                                 serve_api=not args.no_api)
+    _print_summary(summary, args.json)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from cluster.detached import stop_detached
+
+    summary = stop_detached(load_settings(), args.address)
+    if summary is None:
+        print("no trading cluster is running there", file=sys.stderr)
+        return 1
     _print_summary(summary, args.json)
     return 0
 
@@ -153,7 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
     run.add_argument("--no-api", action="store_true", help="do not serve the control API")
     run.add_argument("--database", help="SQLAlchemy URL (default: a new SQLite file per replay run)")
+    run.add_argument("--detach", action="store_true",
+                     help="start a detached supervisor in a running Ray cluster (--address) and return; "
+                          "the cluster trades on until `trading-cluster stop`")
     run.set_defaults(func=cmd_run)
+
+    stop = sub.add_parser("stop", help="drain and stop a detached trading cluster, print its summary")
+    stop.add_argument("--address", help="Ray address of the cluster (default: settings ray.address, 'auto' works)")
+    stop.add_argument("--json", action="store_true", help="print the summary as JSON")
+    stop.set_defaults(func=cmd_stop)
 
     rp = sub.add_parser("replay", help="replay data files as fast as possible through the full pipeline")
     rp.add_argument("--data", nargs="+", help="CSV files in the shipped-data format (default: config)")

@@ -42,11 +42,14 @@ def wants_simulator(settings: Settings) -> bool:
 class SimulatorProcess:
     """The paced simulator in a child process; ended by its pid."""
 
-    def __init__(self, settings: Settings, seconds: float | None = None, start_timeout_s: float = 60.0) -> None:
+    def __init__(self, settings: Settings, seconds: float | None = None, start_timeout_s: float = 60.0,
+                 host: str = "127.0.0.1") -> None:
+        """host: the address to serve on; a cluster that spans nodes needs this node's address."""
         self.key_id = "sim-" + secrets.token_hex(8)
         self.secret_key = secrets.token_hex(24)
+        self.host = host
         md = settings.market_data
-        spec = {"host": "127.0.0.1", "port": 0, "key_id": self.key_id, "secret_key": self.secret_key,
+        spec = {"host": host, "port": 0, "key_id": self.key_id, "secret_key": self.secret_key,
                 "files": [str(settings.resolve(f)) for f in md.files], "start": md.start, "end": md.end,
                 "seconds": seconds if seconds is not None else settings.alpaca.sim_run_seconds,
                 "cash": str(settings.risk.initial_cash)}
@@ -57,7 +60,7 @@ class SimulatorProcess:
         self.proc.stdin.flush()
         line = self._read_port_line(start_timeout_s)
         self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
 
     def _read_port_line(self, timeout_s: float) -> str:
         import selectors
@@ -77,7 +80,7 @@ class SimulatorProcess:
     def configure(self, settings: Settings) -> Settings:
         """The settings pointed at this simulator, with its keys, on event time."""
         alpaca = settings.alpaca.model_copy(update={
-            "trading_url": self.url, "data_url": f"ws://127.0.0.1:{self.port}", "key_id": SecretStr(self.key_id),
+            "trading_url": self.url, "data_url": f"ws://{self.host}:{self.port}", "key_id": SecretStr(self.key_id),
             "secret_key": SecretStr(self.secret_key), "simulated": True})
         return settings.model_copy(update={"alpaca": alpaca})
 
@@ -140,11 +143,16 @@ class EndOfData:
 def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
              serve_api: bool = False) -> dict[str, Any]:
     """The whole cluster on the live path; against the simulator it ends when its data does."""
-    sim = SimulatorProcess(settings) if wants_simulator(settings) else None
+    host = "127.0.0.1"
+    if wants_simulator(settings) and (address or settings.ray.address) != "local":
+        # the cluster spans nodes: the simulator serves on this node's address, which the core node reaches
+        ray_calls.init_cluster(settings.ray, address)
+        host = ray_calls.node_ip()
+    sim = SimulatorProcess(settings, host=host) if wants_simulator(settings) else None
     try:
         if sim is not None:
             settings = sim.configure(settings)
-            print(f"Alpaca simulator on 127.0.0.1:{sim.port} ({settings.alpaca.sim_run_seconds:.0f}s of data)",
+            print(f"Alpaca simulator on {host}:{sim.port} ({settings.alpaca.sim_run_seconds:.0f}s of data)",
                   file=sys.stderr)
         return _run(settings, address, live_view, timeout_s, sim, serve_api)
     finally:

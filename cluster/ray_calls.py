@@ -58,7 +58,9 @@ def init_cluster(
     if ray.is_initialized():
         ctx = ray.get_runtime_context()
         return ClusterInfo(ctx.gcs_address, "", rs.namespace, started_here=False)
-    kwargs: dict[str, Any] = {"namespace": rs.namespace, "log_to_driver": rs.log_to_driver}
+    # Ray's own start-up lines would drown the CLI's one-line answers; warnings still show
+    kwargs: dict[str, Any] = {"namespace": rs.namespace, "log_to_driver": rs.log_to_driver,
+                              "logging_level": logging.WARNING}
     local = target == "local"
     if local:
         kwargs.update(

@@ -23,6 +23,7 @@ from cluster import placement, ray_calls
 from cluster.errors import BadInput, ConfigError, DependencyDown
 from cluster.metrics import ACTOR_RESTARTS, Metrics
 from cluster.settings import Settings
+from cluster.state_store import StateStore
 from cluster.storage import migrate
 from cluster.summary import build_summary
 
@@ -30,6 +31,7 @@ log = logging.getLogger("trading.supervisor")
 
 SINGLETONS = ("risk", "execution", "market_data")
 RECONCILE_INTERVAL_S = 1.0
+DESIRED_STATE_KEY = "supervisor"
 
 
 def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[str, list[str]]:
@@ -62,8 +64,9 @@ class ReconcileResult:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, address: str | None = None) -> None:
+    def __init__(self, settings: Settings, address: str | None = None, state: StateStore | None = None) -> None:
         self.settings = settings
+        self.state = state  # where the desired state is written before acting (detached supervision)
         self.address = address
         self.ns = settings.ray.namespace
         universe = _universe(settings)
@@ -91,17 +94,43 @@ class Supervisor:
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
-        if (self.address or self.settings.ray.address) == "local" and self.settings.bus.host is None:
-            # one node, started here: the bus stays on loopback
+        if self.info.started_here and self.settings.bus.host is None:
+            # one local node, started by this process: the bus stays on loopback
             bus = self.settings.bus.model_copy(update={"host": "127.0.0.1"})
             self.settings = self.settings.model_copy(update={"bus": bus})
         self.metrics = Metrics()  # now inside Ray: restarts are exported from this driver process
         self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
         migrate(self.settings)
+        self._save_desired()
         for name in self.desired():
             self._create(name)
         self._wait_ready(timeout_s)
         return self.info
+
+    def adopt(self, desired: dict[str, Any], timeout_s: float = 60.0) -> ray_calls.ClusterInfo:
+        """A restarted supervisor: take the desired state from storage and the actors that still run
+        by name; the reconcile loop re-creates whatever is missing."""
+        self.info = ray_calls.init_cluster(self.settings.ray, self.address)
+        self.settings = self.settings.model_copy(update={"bus": self.settings.bus.model_copy(
+            update={"host": desired.get("bus_host")})})
+        self.groups = {g: list(syms) for g, syms in desired["groups"].items()}
+        self.generation = int(desired.get("generation", 0))
+        self.feed_wanted = bool(desired.get("feed_wanted"))
+        self.started_at = float(desired.get("started_at", 0.0))
+        self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
+        for name in self.desired():
+            handle = ray_calls.get_actor(name, self.ns)
+            if handle is not None:
+                self.handles[name] = handle
+        self._refresh_due = True
+        log.warning("supervisor restarted: adopted %d of %d actors", len(self.handles), len(self.desired()))
+        return self.info
+
+    def _save_desired(self) -> None:
+        if self.state is not None:
+            self.state.save_state(DESIRED_STATE_KEY, {
+                "groups": self.groups, "generation": self.generation, "feed_wanted": self.feed_wanted,
+                "bus_host": self.settings.bus.host, "started_at": self.started_at})
 
     def desired(self) -> list[str]:
         """Creation order matters only for speed: binders first, the feed last."""
@@ -110,6 +139,7 @@ class Supervisor:
     def start_feed(self) -> None:
         self.started_at = time.time()
         self.feed_wanted = True
+        self._save_desired()
         ray_calls.call(self.handles["market_data"], "start_feed")
 
     def _create(self, name: str) -> None:
@@ -167,6 +197,7 @@ class Supervisor:
                     ray_calls.call(self.handles[signal_actor_name(group)], "ping", timeout_s=timeout_s)
                 ray_calls.call(risk, "set_groups", list(new), last + 1, timeout_s=timeout_s)
                 self.groups = new
+                self._save_desired()
             finally:
                 ray_calls.call(md, "resume", timeout_s=timeout_s)
             self._retire(old, last, timeout_s)

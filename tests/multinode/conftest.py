@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from netns_cluster import NetnsCluster  # noqa: E402
 
+HEAD = {"trading_head": 1}
 CORE = {"trading_core": 1}
 SIGNALS_A = {"trading_signals": 4, "signals_a": 8}
 SIGNALS_B = {"trading_signals": 4, "signals_b": 8}
@@ -30,7 +31,7 @@ CLI = str(Path(sys.executable).parent / "trading-cluster")
 def netns_cluster() -> Iterator[NetnsCluster]:
     cluster = NetnsCluster(6).up()
     try:
-        cluster.start_ray(1, head=True, num_cpus=1)
+        cluster.start_ray(1, head=True, num_cpus=1, resources=HEAD)
         cluster.start_ray(2, head=False, resources=CORE)
         cluster.start_ray(3, head=False, resources=SIGNALS_A)
         cluster.start_ray(4, head=False, resources=SIGNALS_B)
