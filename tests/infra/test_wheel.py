@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -68,24 +67,11 @@ def _site_packages(venv: Path) -> Path:
     return path
 
 
-def _free_ports(n: int) -> list[str]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [str(s.getsockname()[1]) for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _replay_env(state: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADING_", "PYTHON", "RAY_ADDRESS"))}
-    md, sig, orders, reports = _free_ports(4)
     env.update({
         "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TRADING_STATE_DIR": str(state),
         "TRADING_RAY__INCLUDE_DASHBOARD": "false", "TRADING_RAY__NUM_CPUS": "2", "TRADING_METRICS__PORT": "0",
-        "TRADING_BUS__MARKET_DATA_PORT": md, "TRADING_BUS__SIGNALS_PORT": sig, "TRADING_BUS__ORDERS_PORT": orders,
-        "TRADING_BUS__REPORTS_PORT": reports,
     })
     return env
 
