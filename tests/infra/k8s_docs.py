@@ -1,9 +1,9 @@
 """Rendering and validating the Kubernetes manifests offline: kustomize, KubeRay CRDs, core schemas.
 
 KubeRay kinds are checked against the CRDs vendored in infra/k8s/schemas (strict: unknown fields
-fail, see its README). Core kinds are checked against the Kubernetes JSON schemas that the PyPI
-package kubernetes-validate ships (strict). The Prometheus Operator kinds are external CRDs and
-only get a structural check.
+fail, see its README). Core kinds are checked against the Kubernetes 1.30 JSON schemas vendored in
+infra/k8s/schemas/core-v1.30-strict (strict as well). The Prometheus Operator kinds are external
+CRDs and only get a structural check.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft7Validator
+from jsonschema import Draft7Validator, Draft202012Validator
+from referencing import Registry, Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 K8S = REPO_ROOT / "infra" / "k8s"
-KUBE_VERSION = "1.30"
+CORE_SCHEMAS = K8S / "schemas" / "core-v1.30-strict"
 CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml", "RayCronJob": "ray.io_raycronjobs.yaml"}
 OVERLAYS = {"default": K8S, "trial": K8S / "overlays" / "trial", "raycronjob": K8S / "overlays" / "raycronjob"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,14 +70,20 @@ def kuberay_errors(doc: dict[str, Any]) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
 
 
-def core_errors(doc: dict[str, Any]) -> list[str]:
-    import kubernetes_validate
+@cache
+def _core_validator(kind: str, api_version: str) -> Draft202012Validator:
+    group, _, version = api_version.rpartition("/")
+    name = f"{kind.lower()}-{group.split('.')[0]}-{version}" if group else f"{kind.lower()}-{version}"
+    path = CORE_SCHEMAS / f"{name}.json"
+    assert path.is_file(), f"no vendored schema for {api_version} {kind}: add {path.name} (see its README)"
+    definitions = json.loads((CORE_SCHEMAS / "_definitions.json").read_text())
+    registry: Registry = Registry().with_resource(definitions["$id"], Resource.from_contents(definitions))
+    return Draft202012Validator(json.loads(path.read_text()), registry=registry)
 
-    try:
-        kubernetes_validate.validate(_drop_nulls(doc), KUBE_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as exc:  # carries the first jsonschema error's fields
-        return [f"{'/'.join(map(str, exc.absolute_path)) or '<root>'}: {exc.message}"]
-    return []
+
+def core_errors(doc: dict[str, Any]) -> list[str]:
+    errors = _core_validator(doc["kind"], doc["apiVersion"]).iter_errors(_drop_nulls(doc))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
 
 
 def prometheus_operator_errors(doc: dict[str, Any]) -> list[str]:

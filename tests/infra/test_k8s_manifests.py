@@ -61,6 +61,15 @@ def test_core_schema_when_a_field_is_unknown_or_mistyped_then_validation_fails()
     assert validation_errors(pvc)
 
 
+def test_secrets_example_when_validated_then_every_documented_secret_is_a_valid_secret() -> None:
+    docs = source_docs(K8S / "secrets.example.yaml")
+    assert {d["kind"] for d in docs} == {"Secret"}
+    assert {f"{d['metadata']['name']}": validation_errors(d) for d in docs if validation_errors(d)} == {}
+    broken = copy.deepcopy(docs[0])
+    broken["stringdata"] = broken.pop("stringData")
+    assert any("stringdata" in e for e in validation_errors(broken))
+
+
 def test_raycluster_when_a_field_has_the_wrong_type_then_validation_fails() -> None:
     broken = copy.deepcopy(_cluster())
     broken["spec"]["workerGroupSpecs"][0]["minReplicas"] = "1"
