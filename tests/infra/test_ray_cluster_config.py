@@ -123,3 +123,19 @@ def test_ray_cluster_config_when_assigning_roles_then_offers_exactly_the_placeme
 def test_ray_cluster_config_when_listing_ips_then_uses_documentation_addresses_only(repo_root: Path) -> None:
     provider = _config(repo_root)["provider"]
     assert all(ip.startswith("192.0.2.") for ip in [provider["head_ip"], *provider["worker_ips"]])
+
+
+def test_ray_cluster_config_when_parsed_by_bash_then_every_command_is_valid_shell(repo_root: Path) -> None:
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not on PATH")
+    config = _config(repo_root)
+    keys = ("setup_commands", "head_setup_commands", "worker_setup_commands", "head_start_ray_commands",
+            "worker_start_ray_commands")
+    for command in (c for key in keys for c in config[key]):
+        checked = subprocess.run([bash, "-n", "-c", command], capture_output=True, text=True, timeout=10, check=False)
+        assert checked.returncode == 0, (command, checked.stderr)
+    assert subprocess.run([bash, "-n", "-c", "case x in"], capture_output=True, timeout=10, check=False).returncode != 0
