@@ -144,3 +144,14 @@ def test_config_dir_when_the_projects_default_toml_is_missing_then_config_error_
     with pytest.raises(ConfigError, match="is not a directory"):
         settings.read_config_dir(str(tmp_path / "nowhere"))
     assert settings.read_config_dir(str(tmp_path)) == {}  # an explicit directory may hold no default.toml
+
+
+def test_installed_wheel_when_migrating_a_new_database_then_uses_the_shipped_alembic_scripts(venv: Path, tmp_path: Path) -> None:
+    env = {**_replay_env(tmp_path / "state"), "TRADING_DATABASE__URL": f"sqlite:///{tmp_path}/trading.db"}
+    result = _run(venv / "bin" / "trading-cluster", "db", "upgrade", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "database schema is at head" in result.stdout
+    heads = sorted(p.name for p in (REPO_ROOT / "alembic" / "versions").glob("*.py"))
+    assert sorted(p.name for p in (_site_packages(venv) / SHIPPED / "alembic" / "versions").glob("*.py")) == heads
+    trainer = _run(venv / "bin" / "python", "-m", "models.train", "--help", cwd=tmp_path, env=env)
+    assert trainer.returncode == 0 and "--model-dir" in trainer.stdout
