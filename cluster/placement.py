@@ -40,7 +40,8 @@ class WorkerGroup:
     max_nodes: int
 
 
-# The head node: no CPUs for trading work, one unit of HEAD_RESOURCE for the supervisor.
+# The head node: one CPU for the trading driver and the supervisor (the trading actors ask for the
+# custom resources of the worker groups), and one unit of HEAD_RESOURCE for the supervisor.
 HEAD_NODE = WorkerGroup(HEAD_GROUP, HEAD_RESOURCE, units_per_node=1, min_nodes=1, max_nodes=1)
 
 WORKER_GROUPS: tuple[WorkerGroup, ...] = (
