@@ -105,6 +105,7 @@ def test_raycluster_when_compared_with_placement_then_groups_and_resources_agree
 def test_raycluster_head_when_started_then_offers_the_supervisor_resource_and_serves_the_control_api() -> None:
     head = _cluster()["spec"]["headGroupSpec"]
     assert ray_resources(head) == {placement.HEAD_NODE.resource: placement.HEAD_NODE.units_per_node}
+    assert head["rayStartParams"]["num-cpus"] == "1"  # the job driver and the supervisor; actors go to workers
     assert placement.supervisor_resources() == {placement.HEAD_RESOURCE: placement.SUPERVISOR_DEMAND}
     assert placement.HEAD_NODE.units_per_node >= placement.SUPERVISOR_DEMAND
     ports = {p["name"]: p["containerPort"] for p in head["template"]["spec"]["containers"][0]["ports"]}
