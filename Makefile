@@ -9,7 +9,7 @@ export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: run test test-unit test-integration bench lint clean venv
+.PHONY: run test test-unit test-integration bench lint clean venv image
 
 venv: $(STAMP)
 
@@ -45,6 +45,13 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy cluster actors models alpaca_sim
+
+# The image of every Ray pod (Dockerfile). Push it with `docker push $(IMAGE):$(TAG)` and set the same
+# name and tag under `images:` in infra/k8s/base/kustomization.yaml (docs/operations.md, "Build and push").
+IMAGE ?= trading-cluster
+TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	docker build -t $(IMAGE):$(TAG) .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

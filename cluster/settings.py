@@ -20,7 +20,23 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from cluster.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# An installed wheel carries config/, data/ and the Alembic migrations here (see setup.py).
+SHIPPED_DIR = _PACKAGE_DIR / "_shipped"
+
+
+def _project_root() -> Path:
+    """The checkout when running from source (editable install), else the wheel's shipped tree.
+
+    Relative paths in the settings (data files, state_dir, a SQLite URL) are taken relative to it.
+    """
+    checkout = _PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file() or not SHIPPED_DIR.is_dir():
+        return checkout
+    return SHIPPED_DIR
+
+
+REPO_ROOT = _project_root()
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
 
 
@@ -238,15 +254,33 @@ class _TomlFiles(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        config_dir = Path(os.environ.get("TRADING_CONFIG_DIR", DEFAULT_CONFIG_DIR))
-        data: dict[str, Any] = {}
-        default = config_dir / "default.toml"
-        if default.exists():
-            data = _read_toml(default)
-        limits = config_dir / "risk_limits.toml"
-        if limits.exists():
-            data["risk"] = {**data.get("risk", {}), **_read_toml(limits)}
-        return data
+        return read_config_dir(os.environ.get("TRADING_CONFIG_DIR") or None)
+
+
+def read_config_dir(explicit_dir: str | None) -> dict[str, Any]:
+    """default.toml (+ risk_limits.toml) of TRADING_CONFIG_DIR, or of the project's own config/.
+
+    The project's own default.toml must exist: an installation without it would otherwise run on
+    the class defaults (another data source, broker and state directory) without a word. Only a
+    directory named explicitly may leave it out.
+    """
+    config_dir = Path(explicit_dir) if explicit_dir else DEFAULT_CONFIG_DIR
+    if explicit_dir is not None and not config_dir.is_dir():
+        raise ConfigError(f"TRADING_CONFIG_DIR={explicit_dir} is not a directory")
+    data: dict[str, Any] = {}
+    default = config_dir / "default.toml"
+    if default.is_file():
+        data = _read_toml(default)
+    elif explicit_dir is None:
+        raise ConfigError(
+            f"configuration file {default} is missing: this installation of trading-cluster is incomplete "
+            "(a wheel carries it under cluster/_shipped/config); reinstall, or set TRADING_CONFIG_DIR to a "
+            "directory holding default.toml"
+        )
+    limits = config_dir / "risk_limits.toml"
+    if limits.is_file():
+        data["risk"] = {**data.get("risk", {}), **_read_toml(limits)}
+    return data
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
