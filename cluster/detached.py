@@ -32,7 +32,8 @@ def start_detached(settings: Settings, address: str | None, timeout_s: float = S
         print(f"a trading cluster is already running in namespace '{ns}' (supervisor on {where}); "
               "see `trading-cluster status`, end it with `trading-cluster stop`", file=sys.stderr)
         return 1
-    resources = {placement.HEAD_RESOURCE: 0.01} if placement.HEAD_RESOURCE in ray_calls.cluster_resources() else None
+    offered = placement.HEAD_RESOURCE in ray_calls.cluster_resources()
+    resources = placement.supervisor_resources() if offered else None
     handle = ray_calls.start_actor(SupervisorActor, SUPERVISOR_NAME, ns, settings, num_cpus=0,
                                    resources=resources, detached=True, max_concurrency=8)
     deadline = time.monotonic() + timeout_s

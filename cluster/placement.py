@@ -13,7 +13,6 @@ HEAD_RESOURCE = "trading_head"
 CORE_RESOURCE = "trading_core"
 SIGNALS_RESOURCE = "trading_signals"
 TRAIN_RESOURCE = "trading_train"
-HEAD_RESOURCE = "trading_head"  # the head offers it: the detached supervisor and its control API run there
 
 HEAD_GROUP = "head"
 CORE_GROUP = "core"

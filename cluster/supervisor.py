@@ -102,8 +102,10 @@ class Supervisor:
         self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
         migrate(self.settings)
         self._save_desired()
-        for name in self.desired():
-            self._create(name)
+        for name in self.desired():  # idempotent: a start retried while nodes join keeps what it made
+            handle = self.handles.get(name)
+            if handle is None:
+                self._create(name)
         self._wait_ready(timeout_s)
         return self.info
 

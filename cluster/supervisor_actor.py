@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from cluster import ray_calls
+from cluster.errors import DependencyDown
 from cluster.logs import configure_logging
 from cluster.settings import Settings
 from cluster.storage import make_state_store
@@ -90,7 +91,7 @@ class SupervisorActor:
             if desired and desired.get("groups") and not desired.get("stopped"):
                 sup.adopt(desired)
             else:
-                sup.start()
+                self._start_until_placed(sup)
                 sup.start_feed()
             self._start_api(sup, settings)
             self.phase = "running"
@@ -108,6 +109,22 @@ class SupervisorActor:
             self.error = f"{type(exc).__name__}: {exc}"
             self.phase = "failed"
             log.error("supervisor failed: %s\n%s", self.error, traceback.format_exc())
+
+    def _start_until_placed(self, sup: Supervisor) -> None:
+        """Start the trading actors; while the nodes they need have not joined yet, keep waiting (a VM
+        cluster starts the driver on the head before its workers are up)."""
+        while True:
+            try:
+                sup.start()
+                self.error = None
+                return
+            except (DependencyDown, ray_calls.ActorCallError) as exc:
+                if self._stop.is_set():
+                    raise
+                self.phase = "waiting_for_nodes"
+                self.error = str(exc)
+                log.warning("trading actors not placed yet (%s); trying again", exc)
+                self._stop.wait(5.0)
 
     def _start_simulator(self, settings: Settings) -> Settings:
         from cluster.live_run import EndOfData, SimulatorProcess, wants_simulator

@@ -9,6 +9,7 @@ never by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -171,8 +172,6 @@ class NetnsCluster:
                     pass
             time.sleep(0.2)
         if node.process is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 node.process.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
         return killed
