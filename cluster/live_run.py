@@ -85,10 +85,24 @@ class SimulatorProcess:
         return settings.model_copy(update={"alpaca": alpaca})
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(self._request(path, body))
+
+    def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
+                                         headers={"APCA-API-KEY-ID": self.key_id,
+                                                  "APCA-API-SECRET-KEY": self.secret_key})
         with urllib.request.urlopen(request, timeout=5) as response:
-            return dict(json.loads(response.read()))
+            return json.loads(response.read())
+
+    def broker_view(self) -> dict[str, Any]:
+        """What the broker itself holds at the end: every order (a client_order_id at most once) and the
+        positions, to compare with what the cluster booked."""
+        orders = self._request("/v2/orders?status=all&limit=500&direction=asc")
+        positions = self._request("/v2/positions")
+        ids = [str(o["client_order_id"]) for o in orders]
+        return {"orders": len(ids), "distinct_client_order_ids": len(set(ids)),
+                "positions": {str(p["symbol"]): str(p["qty"]) for p in positions}}
 
     def state(self) -> dict[str, Any]:
         return self.admin("/admin/state")
@@ -195,4 +209,10 @@ def _trade(sup: Any, view: Any, timeout_s: float | None, sim: SimulatorProcess |
         hooks.append(EndOfData(lambda: int(sim.state()["remaining"]), lambda: ray_calls.call(md, "finish")))
     with view:
         stats = sup.run_until_done(timeout_s, on_tick=lambda s: [hook(s) for hook in hooks])
-    return sup.summary(stats)
+    summary = sup.summary(stats)
+    if sim is not None:
+        try:
+            summary["broker"] = sim.broker_view()
+        except OSError as exc:
+            summary["broker"] = {"unavailable": str(exc)}
+    return summary
