@@ -150,7 +150,11 @@ class EndOfData:
         if self._empty_since is None:
             self._empty_since = now
         elif now - self._empty_since >= self._grace_s:
-            self._finish()
+            try:
+                self._finish()
+            except ray_calls.ActorCallError as exc:  # the feed is restarting: tell it on a later tick
+                log.warning("could not tell the feed to finish yet: %s", exc)
+                return
             self.finished = True
 
 

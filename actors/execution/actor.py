@@ -19,6 +19,7 @@ from actors.execution.sim_broker import SimBroker
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
 from cluster.batches import BatchAssembler
+from cluster.errors import DependencyDown
 from cluster.metrics import EVENTS_IN, EVENTS_OUT, ORDER_ACK_SECONDS, TICK_TO_ORDER_SECONDS, Metrics
 from cluster.observability import ApiErrorExporter, BusLossExporter, DatabaseProbe, declare_alpaca_api_errors
 from cluster.settings import Settings
@@ -113,6 +114,7 @@ class ExecutionActor(ActorShell):
         # re-subscribed would be lost, and the lockstep would wait for it forever.
         if not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=30):
             self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
+        _wait_running(risk, self.settings.bus.connect_timeout_s)  # a restarting risk actor decides the point
         settled, pending = ray_calls.call(risk, "resume_point")
         self.next_batch = settled + 1
         for ob in pending:
@@ -122,6 +124,16 @@ class ExecutionActor(ActorShell):
             self.md_batches.setdefault(k, (items, final, time.perf_counter()))
         self.log.warning("execution resumes at batch %d (%d order batches pending)", self.next_batch, len(pending),
                          extra={"actor": self.name, "correlation_id": "restart"})
+
+    def broker_positions(self) -> dict[str, str] | None:
+        """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
+        if self.reconciler is None:
+            return None
+        from actors.execution.alpaca_rest import AlpacaClientConfig
+        from actors.execution.reconcile import load_alpaca_snapshot
+
+        snapshot = load_alpaca_snapshot(AlpacaClientConfig.from_settings(self.settings.alpaca))
+        return {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
         return self.next_batch - 1
@@ -314,3 +326,11 @@ class ExecutionActor(ActorShell):
         self.updates_sent += len(updates)
         self.fills += sum(1 for u in updates if u.last_fill_qty > 0)
         self.metrics.inc(EVENTS_OUT, len(items), actor=self.name)
+
+
+def _wait_running(handle: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while ray_calls.call(handle, "ping").get("phase") != "running":
+        if time.monotonic() > deadline:
+            raise DependencyDown(f"restarted execution waited {timeout_s:.0f}s for the risk actor to run again")
+        time.sleep(0.1)

@@ -29,6 +29,7 @@ from cluster.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
 
 MarketItem = Bar | Quote | Trade
 LIVE_HISTORY_BATCHES = 5_000
+RESEND_MAX_BATCHES = 500  # a restarted feed sends at most this much of its journal again
 
 
 class MarketDataActor(ActorShell):
@@ -70,6 +71,7 @@ class MarketDataActor(ActorShell):
         self._paused = False
         self._publishing = False
         self._start_request: int | None = None
+        self._finish_wanted = False
         self.journal: LiveJournal | None = None
         self._resume_bars: dict[str, int] = {}
         self._resend: list[tuple[int, list[MarketItem], bool]] = []
@@ -100,11 +102,13 @@ class MarketDataActor(ActorShell):
         tail, self._resume_bars = journal.restore(LIVE_HISTORY_BATCHES)
         self.retained.extend(tail)
         self.batch = tail[-1][0] if tail else 0
+        self.events = sum(len(items) for _, items, _ in tail)  # published by the earlier process
+        self.bars = sum(1 for _, items, _ in tail for m in items if isinstance(m, Bar))
         self._resume_after = self.batch
         execution = ray_calls.get_actor("execution", self.settings.ray.namespace)
         settled = int(ray_calls.call(execution, "last_order_batch")) if execution is not None else 0
         self.settled = settled
-        self._resend = [entry for entry in tail if entry[0] > settled]
+        self._resend = [entry for entry in tail if entry[0] > settled][-RESEND_MAX_BATCHES:]
         self.log.warning("live feed restarted after batch %d: sends %d journaled batches again, then backfills",
                          self.batch, len(self._resend), extra={"actor": self.name, "correlation_id": "restart"})
 
@@ -142,7 +146,9 @@ class MarketDataActor(ActorShell):
         return out, self.batch
 
     def finish(self) -> None:
-        """Live: publish what the feed delivered so far, then a final batch (the data has ended)."""
+        """Live: publish what the feed delivered so far, then a final batch (the data has ended). A feed
+        that is not open yet (restarting) finishes as soon as it is."""
+        self._finish_wanted = True
         if self._live is not None:
             self._live.request_finish()
 
@@ -191,6 +197,8 @@ class MarketDataActor(ActorShell):
             self.repo = make_repository(self.settings, self.name)
             self._live = open_alpaca_pump(self.settings, self.repo.record_risk_event, self.metrics,
                                           resume_after=self._resume_bars)
+            if self._finish_wanted:
+                self._live.request_finish()
             return iter(())
         return batches(stream, md.batch_bars)
 

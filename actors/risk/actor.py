@@ -7,9 +7,9 @@ data, never on message timing: a replay decides the same orders every time. Fill
 at batch granularity (after the batch they happened in); pending orders count toward every limit
 until then, so no limit can be passed in between.
 
-After a restart by Ray the actor re-runs the batches already decided from its inputs, which the
-other actors retain (feed history, signal batches, execution reports), and takes the breaker state
-from storage: its state is then exactly what it was.
+After a restart by Ray the actor re-runs the decided batches from the inputs the other actors retain
+and takes the breaker from storage (exactly what it was); if those inputs died too (the core node was
+lost) it rebuilds from storage and the broker and trades on from the feed's live edge.
 """
 
 from __future__ import annotations
@@ -44,16 +44,7 @@ from cluster.observability import BusLossExporter, DatabaseProbe
 from cluster.records import RiskEvent
 from cluster.settings import Settings
 from cluster.storage import make_repository
-from cluster.wire import (
-    Bar,
-    OrderBatch,
-    OrderIntent,
-    OrderUpdate,
-    Settled,
-    Signal,
-    SignalBatch,
-    Trade,
-)
+from cluster.wire import Bar, OrderBatch, OrderIntent, OrderUpdate, Settled, Signal, SignalBatch, Trade
 
 _BREAKER_CODES = {"closed": BreakerCode.CLOSED, "reducing": BreakerCode.REDUCING, "open": BreakerCode.OPEN}
 
@@ -95,6 +86,7 @@ class RiskActor(ActorShell):
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
+        self._check_broker_positions = False
         self.start_loop()
 
     def recover(self) -> None:
@@ -299,6 +291,9 @@ class RiskActor(ActorShell):
                 self.metrics.inc(FILLS)
 
     def _after_settlement(self, settled: Settled) -> None:
+        if self._check_broker_positions:
+            self._check_broker_positions = False
+            self._adopt_broker_positions()
         self._record_events()
         self._save_state()
         snap_exposure = float(self.core.portfolio.exposure())
@@ -332,25 +327,18 @@ class RiskActor(ActorShell):
         self.repo.save_daily_pnl(self.core.portfolio.daily_pnl_row())
 
     def _restore_breaker(self) -> None:
-        record = self.repo.load_breaker()
-        if record is not None and record.state != "closed":
-            self.core.breaker = type(self.core.breaker).from_record(record, self.core.breaker.cooldown_ns)
-            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason,
-                             extra={"actor": self.name, "correlation_id": f"breaker:{record.state}"})
+        from actors.risk.recovery import restore_breaker
+
+        record = restore_breaker(self.core, self.repo)
+        if record is not None:
+            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason)
 
     def _restore_from_storage(self) -> None:
-        """A fresh start on a database that already holds state (a whole-cluster restart): positions,
-        the day's P&L, the breaker and the orders still open come back from storage."""
-        positions = self.repo.load_positions()
-        breaker = self.repo.load_breaker()
-        intents = self.repo.open_intents()
-        if not positions and breaker is None and not intents:
-            return
-        daily = None if self.clock.replay else self.repo.load_daily_pnl(self.core.trading_date_of(self.clock()))
-        self.core.restore(positions, daily, breaker, intents)
-        self.log.warning("restored from storage: %d positions, breaker %s, %d open orders",
-                         sum(1 for p in positions if p.quantity != 0), breaker.state if breaker else "closed",
-                         len(intents))
+        from actors.risk.recovery import restore_from_storage
+
+        restored = restore_from_storage(self.core, self.repo, replay=self.clock.replay, now_ns=self.clock())
+        if restored:
+            self.log.warning("restored from storage: %s", restored)
 
     def _recover(self) -> None:
         """Re-run the batches already decided, from inputs the other actors retain."""
@@ -360,11 +348,14 @@ class RiskActor(ActorShell):
         if execution is None or md is None:
             self._restore_breaker()
             return
-        from actors.risk.recovery import rerun_inputs
+        from actors.risk.recovery import lost_with_execution, rerun_inputs
 
         # Our orders XPUB was just re-bound: wait for execution to re-subscribe before deciding anything.
         if not self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=30):
             self.log.warning("restarted risk: execution not re-subscribed after 30 s; resuming anyway")
+        if lost_with_execution(ns):
+            self._rebuild(ns)
+            return
         upto = int(ray_calls.call(execution, "last_order_batch"))
         inputs = rerun_inputs(ns, self.groups, upto)
         for k in range(1, upto + 1):
@@ -382,6 +373,26 @@ class RiskActor(ActorShell):
         self._restore_breaker()
         self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch,
                          extra={"actor": self.name, "correlation_id": f"restart:batch-{self.next_batch}"})
+
+
+    def _rebuild(self, ns: str) -> None:
+        from actors.risk.recovery import feed_edge
+
+        self._restore_from_storage()
+        edge = feed_edge(ns, self.settings.bus.connect_timeout_s)
+        self.next_batch, self.settled = edge + 1, edge
+        self._check_broker_positions = True
+        self.log.warning("risk rebuilt from storage after losing its inputs; trading on from batch %d",
+                         self.next_batch, extra={"actor": self.name, "correlation_id": f"restart:batch-{edge + 1}"})
+
+    def _adopt_broker_positions(self) -> None:
+        from actors.risk.recovery import adopt_broker_positions, broker_positions
+
+        broker = broker_positions(self.settings.ray.namespace)
+        if broker is not None:
+            diffs = adopt_broker_positions(self.core, self.repo, broker, self.clock())
+            if diffs:
+                self.log.warning("positions adopted from the broker: %s", diffs)
 
 
 def _settles_at_or_before(items: list[Any], batch: int) -> bool:

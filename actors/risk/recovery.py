@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
+import msgspec
+
+from actors.risk.core import RiskCore
 from cluster import ray_calls
 from cluster.errors import DependencyDown
+from cluster.records import BreakerRecord, PositionRow, RiskEvent
+from cluster.repository import Repository
 from cluster.wire import Bar, OrderUpdate, Signal, SignalBatch, Trade
 
 
@@ -57,3 +63,83 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
     if settled < upto:
         raise DependencyDown(f"execution has not settled batch {upto} within {timeout_s:.0f}s")
     return RerunInputs(marks, signals, reports, settled, later_marks, later_signals)
+
+
+def lost_with_execution(namespace: str) -> bool:
+    """True when the decided batches cannot be re-run: execution restarted too and lost its lockstep
+    position and report history (the core node was lost), while the feed had already published."""
+    md = ray_calls.get_actor("market_data", namespace)
+    execution = ray_calls.get_actor("execution", namespace)
+    if md is None or execution is None:
+        return True
+    ex = ray_calls.call(execution, "stats")
+    feed = ray_calls.call(md, "stats")
+    return bool(ex.get("restarted")) and int(ex.get("next_batch", 1)) == 1 and int(feed.get("batch", 0)) > 0
+
+
+def feed_edge(namespace: str, timeout_s: float) -> int:
+    """The last batch the (restarted) feed has published, once it runs again."""
+    md = ray_calls.get_actor("market_data", namespace)
+    deadline = time.monotonic() + timeout_s
+    while md is not None:
+        ping = ray_calls.call(md, "ping")
+        if ping.get("phase") == "running":
+            return int(ray_calls.call(md, "stats")["batch"])
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    raise DependencyDown(f"risk recovery waited {timeout_s:.0f}s for the market-data actor to run again")
+
+
+def broker_positions(namespace: str) -> dict[str, Decimal] | None:
+    """Signed quantity per symbol as the broker holds it; None when the broker keeps no state of its own."""
+    execution = ray_calls.get_actor("execution", namespace)
+    found = ray_calls.call(execution, "broker_positions", timeout_s=30) if execution is not None else None
+    return None if found is None else {s: Decimal(q) for s, q in found.items()}
+
+
+def adopt_broker_positions(core: RiskCore, repo: Repository, broker: dict[str, Decimal],
+                           now_ns: int) -> dict[str, tuple[Decimal, Decimal]]:
+    """Where the books differ from the broker's positions (fills lost with a dead process), the broker is
+    right: take its quantities, keep everything else, and say so in a risk event. Returns the
+    differences as symbol -> (books, broker)."""
+    held = {p.symbol: p for p in core.portfolio.positions()}
+    zero = Decimal(0)
+    diffs = {s: (held[s].quantity if s in held else zero, broker.get(s, zero))
+             for s in sorted(set(broker) | set(held))
+             if broker.get(s, zero) != (held[s].quantity if s in held else zero)}
+    if not diffs:
+        return diffs
+    rows = [msgspec.structs.replace(held[s], quantity=broker.get(s, zero)) if s in held else PositionRow(
+        symbol=s, quantity=broker[s], entry_price=zero, current_price=zero, unrealized_pnl=zero, realized_pnl=zero,
+        opened_at_ns=now_ns, updated_at_ns=now_ns) for s in sorted(set(held) | set(broker))]
+    core.restore(rows, core.portfolio.daily_pnl_row(), core.breaker.to_record(), repo.open_intents())
+    repo.record_risk_event(RiskEvent(
+        event_type="positions_adopted_from_broker", severity="warning", occurred_at_ns=now_ns,
+        message=f"books differed from the broker after a restart; took the broker's quantities for {sorted(diffs)}",
+        metadata={s: {"books": str(a), "broker": str(b)} for s, (a, b) in diffs.items()}))
+    return diffs
+
+
+def restore_from_storage(core: RiskCore, repo: Repository, *, replay: bool, now_ns: int) -> str:
+    """A start on a database that already holds state (a whole-cluster restart, a lost core node):
+    positions, the day's P&L, the breaker and the orders still open come back. Returns what was restored
+    ('' when the database held nothing)."""
+    positions = repo.load_positions()
+    breaker = repo.load_breaker()
+    intents = repo.open_intents()
+    if not positions and breaker is None and not intents:
+        return ""
+    daily = None if replay else repo.load_daily_pnl(core.trading_date_of(now_ns))
+    core.restore(positions, daily, breaker, intents)
+    held = sum(1 for p in positions if p.quantity != 0)
+    return f"{held} positions, breaker {breaker.state if breaker else 'closed'}, {len(intents)} open orders"
+
+
+def restore_breaker(core: RiskCore, repo: Repository) -> BreakerRecord | None:
+    """A breaker that was not closed comes back as it was stored; returns the record taken."""
+    record = repo.load_breaker()
+    if record is None or record.state == "closed":
+        return None
+    core.breaker = type(core.breaker).from_record(record, core.breaker.cooldown_ns)
+    return record

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SIGNALS_A, SIGNALS_B
+from conftest import CLI, CORE, SIGNALS_A, SIGNALS_B
 
 pytestmark = pytest.mark.multinode
 PYTHON = str(Path(sys.executable))
@@ -94,3 +94,30 @@ def test_run_when_a_signals_node_is_lost_mid_run_then_its_groups_move_and_no_ord
     # the lost node comes back as a fresh one, for the tests that follow
     netns_cluster.start_ray(5, head=False, resources=SIGNALS_A if lost == 3 else SIGNALS_B)
     netns_cluster.wait_nodes(4)
+
+
+def test_run_when_the_core_node_is_lost_and_a_fresh_one_joins_then_singletons_come_back_and_books_equal_the_broker(
+        netns_cluster, tmp_path):
+    # Arrange
+    env = _run_env(tmp_path)
+    db = tmp_path / "core.db"
+    proc = netns_cluster.spawn(1, [CLI, "run", "--address", netns_cluster.head_address, "--json", "--no-api",
+                                   "--database", f"sqlite:///{db}"], "run-core.log", env=env)
+    core = netns_cluster.node(2).address
+    _wait_for(lambda: (p := _placement(netns_cluster)) and p.get("risk") == core and p.get("market_data") == core,
+              120, "the singletons on the core node")
+    time.sleep(15)
+    # Act: the core node's processes are killed; a fresh core node joins
+    netns_cluster.kill_node(2)
+    netns_cluster.start_ray(6, head=False, resources=CORE)
+    fresh = netns_cluster.node(6).address
+    _wait_for(lambda: all(_placement(netns_cluster).get(n) == fresh for n in ("risk", "execution", "market_data")),
+              180, "the singletons on the fresh core node")
+    summary = _finish(proc, netns_cluster, "run-core.log", timeout_s=600)
+    # Assert: trading resumed and finished; no order twice; the books equal the broker's positions
+    assert summary["restarts"].get("risk") and summary["restarts"].get("market_data")
+    broker = summary["broker"]
+    intents = _intents(db)
+    assert broker["orders"] == broker["distinct_client_order_ids"] == intents[1] == intents[0]
+    booked = {p["symbol"]: float(p["quantity"]) for p in summary["positions"] if float(p["quantity"])}
+    assert {s: float(q) for s, q in broker["positions"].items() if float(q)} == booked
