@@ -56,6 +56,7 @@ class SupervisorControlPlane:
                                               "equity", "cash", "pnl", "breaker", "rejections", "waiting_for")},
             "groups": self.sup.groups,
             "generation": self.sup.generation,
+            "stall_seconds": round(self.sup.watch_progress(stats), 1),
             "actors": {n: ("unavailable" if isinstance(s, dict) and "unavailable" in s else "ok")
                        for n, s in stats.items()},
         }

@@ -120,6 +120,8 @@ EXPOSURE_USD = _g("trading_exposure_usd", "Sum of |position| notionals in USD")
 DAILY_PNL_USD = _g("trading_daily_pnl_usd", "Realized plus unrealized P&L of the trading day in USD")
 MODEL_VERSION_INFO = _g("trading_model_version_info", "1 for the model version a signal actor serves", "version")
 ACTOR_RESTARTS = _c("trading_actor_restarts_total", "Actor restarts seen by the supervisor", "actor")
+PIPELINE_STALL_SECONDS = _g("trading_pipeline_stall_seconds",
+                            "Seconds the risk actor has waited on one batch while the feed is ahead (0 when flowing)")
 
 FEATURE_UPDATE_SECONDS = _h("trading_feature_update_seconds", "Time to update features for one batch", LATENCY_BOUNDARIES_S)
 INFERENCE_SECONDS = _h("trading_inference_seconds", "Time of one batched model predict", LATENCY_BOUNDARIES_S)
@@ -131,7 +133,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     ALPACA_WEBSOCKET_CONNECTED, CIRCUIT_BREAKER_STATUS, POSTGRESQL_UP, ALPACA_API_ERRORS,
     EVENTS_IN, EVENTS_OUT, BUS_SEQUENCE_GAPS, BUS_DROPS, MARKET_DATA_LAST_BATCH, SIGNALS, PREDICTIONS,
     ORDERS, FILLS, RISK_REJECTIONS, POSITIONS_OPEN, EXPOSURE_USD, DAILY_PNL_USD, MODEL_VERSION_INFO,
-    ACTOR_RESTARTS, FEATURE_UPDATE_SECONDS, INFERENCE_SECONDS, RISK_CHECK_SECONDS, ORDER_ACK_SECONDS,
+    ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, FEATURE_UPDATE_SECONDS, INFERENCE_SECONDS, RISK_CHECK_SECONDS, ORDER_ACK_SECONDS,
     TICK_TO_ORDER_SECONDS,
 )
 

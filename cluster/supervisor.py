@@ -21,7 +21,8 @@ from actors.risk.actor import RiskActor
 from actors.signal.actor import SignalActor, signal_actor_name
 from cluster import placement, ray_calls
 from cluster.errors import BadInput, ConfigError, DependencyDown
-from cluster.metrics import ACTOR_RESTARTS, Metrics
+from cluster.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
+from cluster.progress import StallWatch
 from cluster.settings import Settings
 from cluster.state_store import StateStore
 from cluster.storage import migrate
@@ -84,6 +85,7 @@ class Supervisor:
         self.feed_wanted = False
         self._refresh_due = False
         self._md_restarted = False
+        self.stall = StallWatch()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -311,6 +313,7 @@ class Supervisor:
         last_reconcile = 0.0
         while True:
             stats = self.stats()
+            self.watch_progress(stats)
             if on_tick:
                 on_tick(stats)
             risk = stats.get("risk", {})
@@ -327,6 +330,12 @@ class Supervisor:
                 raise TimeoutError(f"the pipeline did not finish within {timeout_s}s (risk at batch "
                                    f"{risk.get('next_batch')}, feed at {stats.get('market_data', {}).get('batch')})")
             time.sleep(tick_s)
+
+    def watch_progress(self, stats: dict[str, Any]) -> float:
+        """Seconds the pipeline has waited on one batch with data waiting (exported; a stall is logged)."""
+        stalled = self.stall.observe_stats(stats)
+        self.metrics.set(PIPELINE_STALL_SECONDS, stalled)
+        return stalled
 
     def ledger(self) -> list[dict[str, Any]]:
         return ray_calls.call(self.handles["execution"], "ledger")

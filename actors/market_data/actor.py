@@ -20,7 +20,7 @@ from actors.market_data.sources import open_source
 from actors.market_data.synthetic import SyntheticSource
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell
-from cluster.errors import DataError
+from cluster.errors import DataError, DependencyDown
 from cluster.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
 from cluster.observability import BusLossExporter, declare_no_alpaca_feed
 from cluster.settings import Settings
@@ -72,6 +72,7 @@ class MarketDataActor(ActorShell):
         self._publishing = False
         self._start_request: int | None = None
         self._finish_wanted = False
+        self._waiting_since = 0.0
         self.journal: LiveJournal | None = None
         self._resume_bars: dict[str, int] = {}
         self._resend: list[tuple[int, list[MarketItem], bool]] = []
@@ -217,11 +218,17 @@ class MarketDataActor(ActorShell):
             self._resume_after = max(self._resume_after, self._start_request)
             self._source = self._open()
             self.state = "waiting_for_subscribers"
+            self._waiting_since = time.monotonic()
         if self.state == "waiting_for_subscribers":
             ctl = bus.topic(bus.MARKET_DATA, bus.CONTROL)
             if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2):
                 self.state = "running"
                 self.log.info("all %d subscribers connected; publishing", self.expected_subscribers)
+            elif time.monotonic() - self._waiting_since > self.settings.bus.connect_timeout_s:
+                have = sum(c for p, c in self.pub.poll_subscriptions().items() if ctl.startswith(p))
+                raise DependencyDown(
+                    f"{self.name} on node {self.node_address()} waited {self.settings.bus.connect_timeout_s:.0f}s "
+                    f"for {self.expected_subscribers} subscribers on {self.pub.address}; {have} connected")
             return
         if self.state != "running" or self._paused:
             time.sleep(0.005)

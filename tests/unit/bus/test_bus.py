@@ -165,3 +165,39 @@ def test_fan_in_when_several_senders_then_each_has_its_own_contiguous_sequence(c
     for s in senders:
         s.close()
     sub.close()
+
+
+def test_bus_when_bound_on_port_zero_then_endpoint_names_the_picked_port_and_a_peer_reaches_it():
+    import zmq
+
+    from cluster import bus as b
+
+    ctx = zmq.Context.instance()
+    pub = b.Publisher(ctx, "tcp://127.0.0.1:0", source="t", bind=True)
+    sub = b.Subscriber(ctx, None, topics=[b.topic("md", "X")], bind=False)
+    try:
+        assert pub.address is not None and pub.address.startswith("tcp://127.0.0.1:") and not pub.address.endswith(":0")
+        assert sub.connect(pub.address) is True
+        assert sub.connect(pub.address) is False  # already the peer
+        assert pub.wait_for_subscribers(b.topic("md", "X"), 1, timeout_s=5)
+        pub.send(b.topic("md", "X"), [BatchEnd(1, 0)])
+        got = sub.recv(timeout_ms=2000)
+        assert [env.items for _, env in got] == [[BatchEnd(1, 0)]]
+    finally:
+        pub.close()
+        sub.close()
+
+
+def test_bus_when_bound_on_a_wildcard_without_an_address_to_advertise_then_config_error():
+    import zmq
+
+    from cluster import bus as b
+    from cluster.errors import ConfigError
+
+    sock = zmq.Context.instance().socket(zmq.XPUB)
+    try:
+        with pytest.raises(ConfigError, match="advertise"):
+            b.bind_socket(sock, "0.0.0.0", 0)
+        assert b.bind_socket(sock, "0.0.0.0", 0, advertise="10.1.2.3").startswith("tcp://10.1.2.3:")
+    finally:
+        sock.close(linger=0)
