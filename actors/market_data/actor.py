@@ -276,7 +276,8 @@ class MarketDataActor(ActorShell):
             return
         # One batch of lookahead, so that the last real batch carries final=True.
         self._lookahead = next(self._source, None)
-        self._pace(items)
+        if self.batch + 1 > self._resume_after:  # batches regenerated after a restart go out at once
+            self._pace(items)
         self._publish(items, final=self._lookahead is None)
 
     def _publish(self, items: list[MarketItem], final: bool) -> None:

@@ -374,16 +374,16 @@ class RiskActor(ActorShell):
         self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch,
                          extra={"actor": self.name, "correlation_id": f"restart:batch-{self.next_batch}"})
 
-
     def _rebuild(self, ns: str) -> None:
-        from actors.risk.recovery import feed_edge
+        from actors.risk.recovery import feed_edge, signals_after
 
         self._restore_from_storage()
         edge = feed_edge(ns, self.settings.bus.connect_timeout_s)
         self.next_batch, self.settled = edge + 1, edge
+        for sb in signals_after(ns, self.groups_for(edge + 1), edge):
+            self.signal_batches[sb.batch].setdefault(sb.group, sb)
         self._check_broker_positions = True
-        self.log.warning("risk rebuilt from storage after losing its inputs; trading on from batch %d",
-                         self.next_batch, extra={"actor": self.name, "correlation_id": f"restart:batch-{edge + 1}"})
+        self.log.warning("risk rebuilt from storage and the broker; trading on from batch %d", self.next_batch)
 
     def _adopt_broker_positions(self) -> None:
         from actors.risk.recovery import adopt_broker_positions, broker_positions

@@ -143,3 +143,16 @@ def restore_breaker(core: RiskCore, repo: Repository) -> BreakerRecord | None:
         return None
     core.breaker = type(core.breaker).from_record(record, core.breaker.cooldown_ns)
     return record
+
+
+def signals_after(namespace: str, groups: list[str], after: int) -> list[SignalBatch]:
+    """The signal batches each group has already answered after batch `after` (sent to a risk actor that
+    is gone): a rebuilt risk actor needs them to decide those batches."""
+    from actors.signal.actor import signal_actor_name
+
+    out: list[SignalBatch] = []
+    for g in groups:
+        actor = ray_calls.get_actor(signal_actor_name(g), namespace)
+        if actor is not None:
+            out += [sb for sb in ray_calls.call(actor, "signal_history", None) if sb.batch > after]
+    return out

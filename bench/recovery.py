@@ -1,0 +1,92 @@
+"""Time to recover, kill -> first batch the risk actor decides after the outage, for three losses:
+the market-data actor's process, a whole signals node, and the whole core node (a fresh core node
+joins at once). Each on its own Ray cluster of network namespaces (needs root and iproute2).
+
+Recovery is read from the risk actor's decisions: the pipeline decides a batch every few tens of
+milliseconds, so the outage is the longest gap between two decisions after the kill; the figure is
+the time from the kill to the first decision after that gap.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "multinode"))
+
+from netns_cluster import NetnsCluster  # noqa: E402
+
+HEAD = {"trading_head": 1}
+CORE = {"trading_core": 1}
+SIGNALS = {"trading_signals": 4}
+
+
+def recovery_seconds(kill_at: float, decisions: list[list[float]]) -> float:
+    """Kill -> first decision after the longest gap that follows the kill."""
+    after = [t for t, _ in decisions if t > kill_at]
+    if not after:
+        raise ValueError("no batch was decided after the kill")
+    times = [kill_at, *after]
+    gaps = [(times[i + 1] - times[i], i + 1) for i in range(len(times) - 1)]
+    _, end = max(gaps)
+    return times[end] - kill_at
+
+
+def _measure(scenario: str) -> dict[str, Any]:
+    cluster = NetnsCluster(6).up()
+    try:
+        cluster.start_ray(1, head=True, num_cpus=1, resources=HEAD)
+        cluster.start_ray(2, head=False, resources=CORE)
+        cluster.start_ray(3, head=False, resources=SIGNALS)
+        cluster.start_ray(4, head=False, resources=SIGNALS)
+        cluster.wait_nodes(4)
+        victim = {"market_data": "market_data", "signals_node": cluster.node(3).namespace,
+                  "core_node": cluster.node(2).namespace}[scenario]
+        driver = cluster.spawn(1, [sys.executable, str(REPO / "bench" / "recovery_driver.py"), cluster.head_address,
+                                   victim, str(cluster.work)], f"driver-{scenario}.log",
+                               env={"PYTHONPATH": str(REPO)})
+        if scenario == "core_node":
+            marker = cluster.work / f"killed-{victim}"
+            deadline = time.monotonic() + 300
+            while not marker.exists() and time.monotonic() < deadline and driver.poll() is None:
+                time.sleep(0.05)
+            cluster.start_ray(5, head=False, resources=CORE)  # a fresh core node joins right away
+        driver.wait(900)
+        result = json.loads((cluster.work / f"recovery-{victim}.json").read_text())
+        return {"scenario": scenario, "recovery_s": round(recovery_seconds(result["kill_at"], result["decisions"]), 2),
+                "batches_decided": result["decisions"][-1][1] - 1}
+    finally:
+        cluster.down()
+
+
+def run(scenarios: tuple[str, ...] = ("market_data", "signals_node", "core_node")) -> list[dict[str, Any]]:
+    out = []
+    for scenario in scenarios:
+        try:
+            out.append(_measure(scenario))
+        except Exception as exc:  # one failed measurement is reported, not hidden
+            out.append({"scenario": scenario, "error": f"{type(exc).__name__}: {exc}"})
+    return out
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = ["| loss | kill -> first batch decided after it | batches decided in the run |", "|---|---|---|"]
+    names = {"market_data": "market-data actor (kill -9 of its process)",
+             "signals_node": "a signals node (every process of its namespace)",
+             "core_node": "the core node (every process; a fresh core node joins at once)"}
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {names[r['scenario']]} | not measured: {r['error']} | |")
+        else:
+            lines.append(f"| {names[r['scenario']]} | {r['recovery_s']:.2f} s | {r['batches_decided']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    res = run(tuple(sys.argv[1:]) or ("market_data", "signals_node", "core_node"))
+    print(json.dumps(res, indent=2))
+    print(markdown(res))
