@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from actors.execution.broker import MarketItem
-from actors.execution.order_fsm import is_terminal_status
+from cluster.orders import is_terminal_status
 from cluster.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
 
 _ID_NAMESPACE = uuid.UUID("6f1d3c1e-5a0b-4d7e-9c2a-3b8e4f5a6d71")
