@@ -33,6 +33,7 @@ class _Pending:
 class PendingOrders:
     def __init__(self) -> None:
         self._orders: dict[str, _Pending] = {}
+        self._seen: set[str] = set()  # every order ever pending: a late report of a finished one adopts nothing
         self._buy: dict[str, Decimal] = {}
         self._sell: dict[str, Decimal] = {}
         self._replaced: dict[tuple[str, bool], list[str]] = {}  # old orders waiting for their replacement
@@ -87,9 +88,10 @@ class PendingOrders:
     # ---- changes -----------------------------------------------------------------------------
 
     def add(self, client_order_id: str, symbol: str, is_buy: bool, qty: Decimal) -> None:
-        if client_order_id in self._orders or qty <= 0:
+        if client_order_id in self._orders or client_order_id in self._seen or qty <= 0:
             return
         self._orders[client_order_id] = _Pending(symbol, is_buy, qty)
+        self._seen.add(client_order_id)
         book = self._buy if is_buy else self._sell
         book[symbol] = book.get(symbol, ZERO) + qty
 
@@ -99,7 +101,7 @@ class PendingOrders:
         pending = self._orders.get(coid)
         is_buy = update.side == "buy"
         if pending is None:
-            if not is_terminal_status(update.status):
+            if coid not in self._seen and not is_terminal_status(update.status):
                 self._adopt(update, is_buy, booked_total)
             return
         if newly_filled > 0:
@@ -116,6 +118,7 @@ class PendingOrders:
 
     def clear(self) -> None:
         self._orders.clear()
+        self._seen.clear()
         self._buy.clear()
         self._sell.clear()
         self._replaced.clear()

@@ -393,5 +393,8 @@ class RiskCore:
         self._targets.update(targets_from_orders(intents))
         for symbol in set(self.portfolio.open_symbols()) | self._book.symbols():
             self._refresh_active(symbol)
+            if symbol not in self._targets:
+                self._event("target_unknown_after_restore", "info", f"{symbol}: held without a known target after "
+                            "a restore; kept until the next signal", now, symbol=symbol)
         self._day.forget()
         self._follow_day(now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 from risk_fakes import NS, FakeBroker, FakeClock, make_signal
@@ -26,15 +27,15 @@ def _ns(iso: str) -> int:
 
 FRIDAY_CLOSE = _ns("2013-10-04T15:59:00-04:00")
 MONDAY_OPEN = _ns("2013-10-07T09:30:00-04:00")
-BIG = {  # one position of 1,000 shares at 100 USD fits every limit
+BIG: dict[str, Any] = {  # one position of 1,000 shares at 100 USD fits every limit
     "order_notional_usd": D(100_000), "max_order_notional_usd": D(100_000), "max_position_usd": D(200_000),
     "max_total_exposure_usd": D(200_000), "initial_cash": D(1_000_000),
 }
 
 
-def _core(now_ns: int | None = None, **overrides: object) -> tuple[RiskCore, FakeBroker, FakeClock]:
+def _core(now_ns: int | None = None, **overrides: Any) -> tuple[RiskCore, FakeBroker, FakeClock]:
     clock = FakeClock() if now_ns is None else FakeClock(now_ns)
-    core = RiskCore(RiskSettings(**overrides), clock)  # type: ignore[arg-type]
+    core = RiskCore(RiskSettings(**overrides), clock)
     return core, FakeBroker(core, clock), clock
 
 
@@ -54,7 +55,7 @@ def _fill_all(broker: FakeBroker, intent: OrderIntent, price: float) -> None:
     broker.fill(intent.client_order_id, intent.qty, D(repr(price)))
 
 
-def _hold_100_at_50_then_mark_150(**overrides: object) -> tuple[RiskCore, FakeBroker, FakeClock]:
+def _hold_100_at_50_then_mark_150(**overrides: Any) -> tuple[RiskCore, FakeBroker, FakeClock]:
     core, broker, clock = _core(**overrides)
     _fill_all(broker, _approved(_signal(core, clock, "IBM", 1, 50.0)), 50.0)
     assert core.portfolio.position("IBM") == 100
