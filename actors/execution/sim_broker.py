@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from actors.execution.broker import MarketItem
+from cluster.ids import MAX_CLIENT_ORDER_ID
 from cluster.orders import is_terminal_status
 from cluster.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
 
@@ -308,6 +309,8 @@ class SimBroker:
 
 def _validation_problem(intent: OrderIntent) -> str:
     """Why the broker refuses this order, or "" if it accepts it."""
+    if not 0 < len(intent.client_order_id) <= MAX_CLIENT_ORDER_ID:
+        return f"client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} characters, got {len(intent.client_order_id)}"
     if intent.qty <= 0:
         return f"qty must be positive, got {intent.qty}"
     needs_limit = intent.order_type in ("limit", "stop_limit")

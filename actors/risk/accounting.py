@@ -100,7 +100,9 @@ class Portfolio:
                 pos.opened_at_ns = ts_ns
             pos.cost += signed * price
         pos.qty = new
-        pos.fills_qty += signed  # the fill price is no mark: a later mark may already be in
+        pos.fills_qty += signed
+        if pos.last_price is None:  # a fill price marks only a symbol never marked: a later mark may be in
+            pos.last_price = price
         pos.updated_at_ns = ts_ns
         pos.realized += realized
         self.cash -= signed * price + commission

@@ -1,7 +1,8 @@
 """Risk's view of the orders still working: quantity not yet filled, per order and per symbol and side.
 
-An order is pending from its approval (or from the first report of an order risk did not approve:
-one placed by hand in the account, or a broker's replacement) until its final report. Its
+An order is pending from its approval (or from the first report of an order risk did not send:
+one placed by hand in the account, or a broker's replacement) until its final report. A report of
+one of our own orders that is not pending (it finished, possibly before a restart) adopts nothing. Its
 remaining quantity shrinks by the shares the fill ledger books for it, so the books agree whatever
 order the reports arrive in.
 
@@ -31,7 +32,8 @@ class _Pending:
 
 
 class PendingOrders:
-    def __init__(self) -> None:
+    def __init__(self, is_ours: Callable[[str], bool] = lambda coid: False) -> None:
+        self._is_ours = is_ours
         self._orders: dict[str, _Pending] = {}
         self._seen: set[str] = set()  # every order ever pending: a late report of a finished one adopts nothing
         self._buy: dict[str, Decimal] = {}
@@ -101,7 +103,7 @@ class PendingOrders:
         pending = self._orders.get(coid)
         is_buy = update.side == "buy"
         if pending is None:
-            if coid not in self._seen and not is_terminal_status(update.status):
+            if coid not in self._seen and not self._is_ours(coid) and not is_terminal_status(update.status):
                 self._adopt(update, is_buy, booked_total)
             return
         if newly_filled > 0:

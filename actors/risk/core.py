@@ -58,11 +58,11 @@ class RiskCore:
         self._prices: dict[str, Decimal] = {}
         self._price_ns: dict[str, int] = {}
         self._price_floats: dict[str, float] = {}
-        self._book = PendingOrders()
+        self._book = PendingOrders(lambda coid: coid.startswith(f"{client_order_prefix}-") and bool(parse_client_order_id(coid)))
         self._fills = FillLedger()
         self._targets: dict[str, Target] = {}
         self._order_times = rules.OrderTimes()
-        self._consecutive_failures = 0
+        self.consecutive_order_failures = 0
         self._events: list[RiskEvent | tuple[rules.Rejection, Signal, int]] = []  # rejections built on drain
         self.approved_count = 0
         self.rejected_count = 0
@@ -239,10 +239,6 @@ class RiskCore:
     def targets(self) -> dict[str, int]:
         return {symbol: target.direction for symbol, target in sorted(self._targets.items())}
 
-    @property
-    def consecutive_order_failures(self) -> int:
-        return self._consecutive_failures
-
     def _refresh_active(self, symbol: str) -> None:
         self._book.refresh(symbol, self.portfolio.position(symbol))
 
@@ -272,13 +268,13 @@ class RiskCore:
                 self._event("target_stopped", "warning", f"{update.symbol}: broker refused {coid} ({update.reason}); "
                             f"target {target.direction} waits for a new signal", update.ts_ns,
                             symbol=update.symbol, client_order_id=coid)
-            self._consecutive_failures += 1
+            self.consecutive_order_failures += 1
             limit = self.limits.max_consecutive_order_failures
-            if self._consecutive_failures >= limit and self.breaker.state != "open":
-                reason = f"{self._consecutive_failures} consecutive order failures"
+            if self.consecutive_order_failures >= limit and self.breaker.state != "open":
+                reason = f"{self.consecutive_order_failures} consecutive order failures"
                 self._breaker_event(self.breaker.trip("risk", reason, self._clock(), "order_failures"))
         else:
-            self._consecutive_failures = 0
+            self.consecutive_order_failures = 0
         if newly > 0:
             self._check_daily_loss()
 

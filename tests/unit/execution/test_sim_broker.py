@@ -237,6 +237,13 @@ def test_submit_when_limit_order_has_no_price_then_rejected_with_reason() -> Non
     assert broker.open_orders() == []
 
 
+def test_submit_when_client_order_id_longer_than_48_then_rejected_like_alpaca() -> None:
+    broker = SimBroker()
+    assert broker.submit(make_intent("x" * 48, "SPY", "buy", 10, ts_ns=1))[0].status == "new"
+    refused = broker.submit(make_intent("y" * 49, "SPY", "buy", 10, ts_ns=1))[0]
+    assert refused.status == "rejected" and "48" in refused.reason
+
+
 def test_two_runs_when_inputs_are_equal_then_updates_are_identical(trade_bars: BarsFn, quotes: QuotesFn) -> None:
     def run() -> list:
         broker = SimBroker(slippage_bps=Decimal(2), commission_per_share=Decimal("0.005"))

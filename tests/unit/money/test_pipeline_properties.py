@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,8 +34,8 @@ NS = 1_000_000_000
 MINUTE = 60 * NS
 D = Decimal
 SYMBOLS = ("AAA", "BBB", "CCC")
-# Three sessions: Friday, Monday, Tuesday 10:00-10:40 New York time.
-SESSIONS = [int(datetime.fromisoformat(f"{day}T10:00:00-04:00").timestamp()) * NS
+# Three sessions from the open: Friday, Monday, Tuesday 09:30-10:10 New York time.
+SESSIONS = [int(datetime.fromisoformat(f"{day}T09:30:00-04:00").timestamp()) * NS
             for day in ("2013-10-04", "2013-10-07", "2013-10-08")]
 EXPLAINING = {"order_rejected", "target_blocked", "target_stopped", "target_unknown_after_restore"}
 
@@ -49,11 +50,12 @@ class Plan:
     p_reject: float  # the broker refuses an order
     p_cancel: float  # an open order is canceled in a batch
     p_restart: float  # risk restarts from stored rows after a batch
+    p_split: float  # a fill is reported as two partial fills
     minutes: int
 
 
 class ChaosBroker:
-    """The SimBroker behind a layer that refuses orders and cancels them at random."""
+    """The SimBroker behind a layer that refuses orders, cancels them and splits fills, at random."""
 
     def __init__(self, rng: random.Random, plan: Plan) -> None:
         self.sim = SimBroker(slippage_bps=D(1), commission_per_share=D("0.005"))
@@ -77,7 +79,17 @@ class ChaosBroker:
         for update in self.sim.open_orders():
             if self.rng.random() < self.plan.p_cancel:
                 updates += self.sim.cancel(update.client_order_id)
-        return updates + self.sim.on_market(items)
+        for update in self.sim.on_market(items):
+            qty = int(update.last_fill_qty)
+            if qty < 2 or self.rng.random() >= self.plan.p_split:
+                updates.append(update)
+                continue
+            first = self.rng.randint(1, qty - 1)
+            updates.append(msgspec.structs.replace(
+                update, status="partially_filled", filled_qty=update.filled_qty - qty + first,
+                last_fill_qty=D(first), commission=D(0), fill_id=update.fill_id + "-1"))
+            updates.append(msgspec.structs.replace(update, last_fill_qty=D(qty - first), fill_id=update.fill_id + "-2"))
+        return updates
 
     def poll(self) -> list[OrderUpdate]:
         return []
@@ -118,6 +130,7 @@ class Run:
     last_target: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (target, ts)
     restarts: list[int] = field(default_factory=list)
     session_checks: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+    last_bar: dict[str, Bar] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.plan.seed)
@@ -142,6 +155,7 @@ class Run:
             self.session_date, self.session_start = date, self.books.equity()
         self.risk.on_price(bar.symbol, bar.close, bar.ts_ns)
         self.books.mark[bar.symbol] = D(repr(bar.close))
+        self.last_bar[bar.symbol] = bar
 
     def deliver(self, updates: list[OrderUpdate], chaos: bool = True) -> None:
         out: list[OrderUpdate] = []
@@ -185,11 +199,14 @@ class Run:
             self.restart()
 
     def restart(self) -> None:
-        """A new risk core from the rows the actor stores; repeats of old reports die with the old stream."""
+        """A new risk core from the rows the actor stores and the feed's last bars; repeats of old reports die
+        with the old stream."""
         old = self.risk
         positions, daily, breaker = old.portfolio.positions(), old.portfolio.daily_pnl_row(), old.breaker.to_record()
         self.risk = RiskCore(self.limits, self.clock)
         self.risk.restore(positions, daily, breaker, self.repo.open_intents())
+        for bar in self.last_bar.values():  # the feed's retained last bar of every symbol, as in a recovery
+            self.risk.on_price(bar.symbol, bar.close, bar.ts_ns)
         self.held = [u for u in self.held
                      if u.last_fill_qty > 0 and (u.client_order_id, u.filled_qty) not in self.delivered_fills]
         self.restarts.append(self.clock())
@@ -237,11 +254,12 @@ PLANS = st.builds(
     p_reject=st.sampled_from([0.0, 0.05, 0.2]),
     p_cancel=st.sampled_from([0.0, 0.05]),
     p_restart=st.sampled_from([0.0, 0.03]),
+    p_split=st.sampled_from([0.0, 0.3]),
     minutes=st.integers(5, 40),
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PLANS)
 def test_pipeline_when_broker_misbehaves_then_targets_pending_and_daily_pnl_hold(plan: Plan) -> None:
     limits = RiskSettings(max_consecutive_order_failures=10_000, max_orders_per_minute=10_000)
