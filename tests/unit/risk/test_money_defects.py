@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from risk_fakes import NS, FakeBroker, FakeClock, make_signal
+from risk_fakes import NS, FakeBroker, FakeClock, make_signal, real_closes
 
 from actors.risk.core import Approved, Rejected, RiskCore
 from actors.risk.liquidation import liquidation_intents
@@ -238,6 +238,19 @@ def test_quantities_when_a_round_hundred_then_plain_on_the_wire() -> None:
     intent = _approved(_signal(core, clock, "IBM", 1, 50.0))
     assert str(intent.qty) == "100"
     assert b',"100",' in msgspec.json.encode(intent) and b"E+" not in msgspec.json.encode(intent)
+
+
+def test_quantities_when_sized_from_every_shipped_close_then_never_scientific() -> None:
+    core, broker, clock = _core(max_orders_per_minute=10**9)
+    sizes = []
+    for symbol in ("SPY", "IBM", "BAC", "AIG"):
+        for price in real_closes(symbol):
+            intent = _approved(_signal(core, clock, symbol, 1, price))
+            sizes.append(str(intent.qty))
+            broker.accept(intent)
+            broker.end(intent.client_order_id)  # canceled: the next close sizes a new entry
+    assert len(sizes) > 10_000
+    assert [q for q in sizes if "E" in q or "e" in q] == []
 
 
 # ---- 10: specification and docs ----------------------------------------------------------------
