@@ -106,13 +106,16 @@ class RiskCore:
                 return self._reject(signal, rejection, now)
         target = self._targets.get(symbol)
         state = self.breaker.state
-        kill_stands = target is not None and target.is_kill and state == "open"  # until an operator resets
+        kill_stands = target is not None and target.is_kill and state != "closed"  # until an operator resets
         if not kill_stands and (
             target is None or target.direction != want or (target.stopped and target.ts_ns != signal.ts_ns)
         ):
             target = self._targets[symbol] = Target(want, "s", signal.ts_ns, signal.correlation_id)
         if state == "open":
             return self._reject(signal, rules.Rejection("breaker_open", "circuit breaker is open: no new orders"), now)
+        if kill_stands:
+            reason = f"{symbol}: the kill switch's flatten stands until an operator resets the breaker"
+            return self._reject(signal, rules.Rejection("kill_in_force", reason), now)
         assert target is not None
         step = self._step(symbol, target, now, signal.batch)
         if isinstance(step, OrderIntent):

@@ -106,6 +106,21 @@ def test_kill_when_first_flatten_order_was_rejected_then_second_kill_sends_a_new
     assert second[0].client_order_id != first[0].client_order_id
 
 
+def test_kill_when_flatten_order_canceled_and_strategy_signals_before_reset_then_flatten_sent_again() -> None:
+    core, broker, clock = _hold_100_at_50_then_mark_150()
+    core.trip("ops", "kill switch")
+    first = liquidation_intents(core, "ops")
+    broker.accept(first[0])
+    broker.end(first[0].client_order_id, "canceled")
+    core.tick(clock.advance(61 * 60))
+    assert core.breaker.state == "reducing"
+    refused = _signal(core, clock, "IBM", 1, 150.0)  # the strategy still wants long
+    assert isinstance(refused, Rejected)
+    again = core.follow_up(batch=9)
+    assert [(i.side, i.qty, i.reduce_only) for i in again] == [("sell", 100, True)]
+    assert again[0].client_order_id != first[0].client_order_id
+
+
 # ---- 2: the trading day follows every event ----------------------------------------------------
 
 
