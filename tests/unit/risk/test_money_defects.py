@@ -85,6 +85,19 @@ def test_close_when_same_signal_processed_twice_then_one_order_and_no_stuck_pend
     assert core.follow_up(batch=3) == []
 
 
+def test_close_when_restored_mid_slices_then_target_read_from_the_open_order_and_finished() -> None:
+    core, broker, clock = _hold_100_at_50_then_mark_150()
+    first = _approved(_signal(core, clock, "IBM", 0, 150.0))
+    broker.accept(first)
+    restored = RiskCore(RiskSettings(), clock)
+    restored.restore(core.portfolio.positions(), core.portfolio.daily_pnl_row(), core.breaker.to_record(), [first])
+    broker.core = restored
+    broker.fill(first.client_order_id, first.qty, D(150))
+    rest = restored.follow_up(batch=3)
+    assert [(i.side, i.qty) for i in rest] == [("sell", 34)]
+    assert rest[0].client_order_id != first.client_order_id
+
+
 def test_kill_when_strategy_close_at_same_instant_then_ids_differ() -> None:
     core, broker, clock = _hold_100_at_50_then_mark_150()
     clock.advance(60)
