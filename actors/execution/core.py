@@ -84,6 +84,7 @@ class ExecutionCore:
             self._repo.record_intent(intent)
             self._known_ids.add(coid)
             self._orders[coid] = _Tracked(intent, OrderFSM())
+            self._fills.expect(coid)
             self._counts["submitted"] += 1
             updates.extend(self._send(intent))
         return updates
@@ -154,6 +155,7 @@ class ExecutionCore:
             tracked.fsm = OrderFSM(update.status)
             tracked.last = update
             self._fills.seed(coid, update.filled_qty)
+            self._fills.expect(coid)
             self._unacknowledged.pop(coid, None)
             self._repo.record_order_update(update)
         self._counts["restored"] += len(at_broker | {intent.client_order_id for intent in open_intents})
@@ -181,7 +183,7 @@ class ExecutionCore:
         names = (
             "submitted", "duplicates_suppressed", "send_failures", "lookup_failures", "resent", "fills",
             "filled", "rejected", "canceled", "expired", "replaced", "duplicate_updates",
-            "invalid_transitions", "unknown_orders", "adopted_orders", "restored",
+            "invalid_transitions", "unknown_orders", "adopted_orders", "inferred_fills", "restored",
         )
         result = {name: self._counts[name] for name in names}
         result["open"] = sum(1 for tracked in self._orders.values() if not tracked.fsm.is_terminal)
@@ -216,26 +218,33 @@ class ExecutionCore:
     def _apply(self, updates: Sequence[OrderUpdate]) -> list[OrderUpdate]:
         applied: list[OrderUpdate] = []
         for update in updates:
-            result = self._apply_one(update)
-            if result is not None:
-                applied.append(result)
+            applied.extend(self._apply_one(update))
         return applied
 
-    def _apply_one(self, update: OrderUpdate) -> OrderUpdate | None:
+    def _apply_one(self, update: OrderUpdate) -> list[OrderUpdate]:
+        """The updates one broker report yields, oldest first: fills inferred from its cumulative, then itself."""
         coid = update.client_order_id
         tracked = self._orders.get(coid)
-        newly = self._fills.book(update) if update.last_fill_qty > 0 else None
         if tracked is None:
-            return self._adopt(update)
-        if newly is not None and newly <= 0 or newly is None and _is_status_repeat(tracked, update):
-            self._counts["duplicate_updates"] += 1
-            return None
+            self._fills.expect(coid)
+        taken = self._fills.take(update)
+        out = [self._inferred(update, lo, hi, price) for lo, hi, price in taken.holes]
+        if tracked is None:
+            return [*out, self._adopt(update)]
+        has_fill = update.last_fill_qty > 0
         before = tracked.fsm.state
+        if taken.late:  # its shares came with a later report's cumulative: only its commission is news
+            self._book_fill(update)
+            fee = msgspec.structs.replace(update, status=before, last_fill_qty=Decimal(0), last_fill_price=None)
+            return [*out, fee] if update.commission > 0 else out
+        if has_fill and taken.new <= 0 or not has_fill and not out and _is_status_repeat(tracked, update):
+            self._counts["duplicate_updates"] += 1
+            return out
         known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
-        if newly is not None and update.filled_qty < known_filled:  # an older report with a fill: only the fill is news
+        if has_fill and update.filled_qty < known_filled:  # an older report with a fill: only the fill is news
             late = msgspec.structs.replace(update, status=before)
             self._book_fill(late)
-            return late
+            return [*out, late]
         if update.status == before:  # the same status again, with a fill: no transition
             after = before
         else:
@@ -243,24 +252,37 @@ class ExecutionCore:
                 after = tracked.fsm.apply(update.status)
             except InvalidTransition as exc:
                 self._counts["invalid_transitions"] += 1
-                booked = " (its fill is booked)" if newly else ""
                 self._error(
                     "invalid_order_transition", "critical",
-                    f"{coid}: broker reported {exc}{booked}; order state kept as {before}",
-                    client_order_id=coid, broker_order_id=update.broker_order_id, ts_ns=update.ts_ns,
+                    f"{coid}: broker reported {exc}{' (its fill is booked)' if has_fill else ''}; order state kept "
+                    f"as {before}", client_order_id=coid, broker_order_id=update.broker_order_id, ts_ns=update.ts_ns,
                 )
-                if newly is None:
-                    return None
-                self._book_fill(update)
-                return update
+                if has_fill:
+                    self._book_fill(update)
+                    out.append(update)
+                return out
         recorded = update if after == update.status else msgspec.structs.replace(update, status=after)
         tracked.last = recorded
         self._repo.record_order_update(recorded)
-        if newly is not None:
+        if has_fill:
             self._book_fill(recorded)
         if after != before and after in TERMINAL_STATUSES:
             self._counts[after] += 1
-        return recorded
+        return [*out, recorded]
+
+    def _inferred(self, update: OrderUpdate, start: Decimal, end: Decimal, price: Decimal) -> OrderUpdate:
+        """A fill the broker's cumulative quantity shows before its own report: booked now, its report adds nothing."""
+        self._counts["inferred_fills"] += 1
+        self._error(
+            "fill_inferred", "warning", f"{update.client_order_id}: the broker reports {update.filled_qty} filled; "
+            f"shares {start}..{end} have no report yet and are booked at {price}, the price the average implies",
+            client_order_id=update.client_order_id, qty=str(end - start), price=str(price),
+        )
+        return msgspec.structs.replace(
+            update, status="partially_filled", filled_qty=end, last_fill_qty=end - start, last_fill_price=price,
+            commission=Decimal(0), fill_id=f"{update.client_order_id}:{start}-{end}:inferred",
+            reason="booked from the broker's cumulative filled quantity",
+        )
 
     def _adopt(self, update: OrderUpdate) -> OrderUpdate:
         """Track an order this execution never sent (a replacement, an order placed by hand) and pass it on."""

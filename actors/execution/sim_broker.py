@@ -34,6 +34,8 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from actors.execution.broker import MarketItem
 from cluster.ids import MAX_CLIENT_ORDER_ID
 from cluster.orders import is_terminal_status
@@ -141,6 +143,17 @@ class SimBroker:
             return []
         ts_ns = max(order.intent.ts_ns, self._last_ts_ns)
         return [self._close(order, "canceled", ts_ns, "canceled on request")]
+
+    def replace(self, client_order_id: str, new_client_order_id: str) -> list[OrderUpdate]:
+        """Alpaca's PATCH: the old order ends `replaced`, a new order works its remaining quantity under a new id."""
+        order = self._orders.get(client_order_id)
+        if order is None or is_terminal_status(order.status) or new_client_order_id in self._orders:
+            return []
+        ts_ns = max(order.intent.ts_ns, self._last_ts_ns)
+        remaining = order.remaining
+        old = self._close(order, "replaced", ts_ns, f"replaced by {new_client_order_id}")
+        successor = msgspec.structs.replace(order.intent, client_order_id=new_client_order_id, qty=remaining, ts_ns=ts_ns)
+        return [old, *self.submit(successor)]
 
     def cancel_all(self) -> list[OrderUpdate]:
         updates: list[OrderUpdate] = []

@@ -116,6 +116,19 @@ class Portfolio:
                 self._day_losses += 1
         return realized
 
+    def apply_fee(self, symbol: str, fee: Decimal, ts_ns: int) -> None:
+        """A commission that arrives without shares (its fill's shares were booked before, from the cumulative)."""
+        if fee < 0:
+            raise AccountingError(f"{symbol}: fee must be >= 0, got {fee}")
+        pos = self._positions.get(symbol)
+        if pos is None:
+            pos = self._positions[symbol] = _Position()
+        pos.realized -= fee
+        pos.updated_at_ns = max(pos.updated_at_ns, ts_ns)
+        self.cash -= fee
+        self._realized_total -= fee
+        self._day_realized -= fee
+
     def mark(self, symbol: str, price: Decimal, ts_ns: int) -> None:
         """Record the last price of a symbol (held or not); positions are valued at it, fills never move it."""
         pos = self._positions.get(symbol)

@@ -8,7 +8,11 @@ order the reports arrive in.
 
 Replacements: a broker that replaces an order (Alpaca's PATCH) reports the old order `replaced` and
 works a new one under a new id, without a link on our wire. The old order keeps its pending
-quantity until a new order of the same symbol and side appears, which then takes its place.
+quantity until a new order of the same symbol and side appears, which then takes its place; when
+the new order is reported first, the old one ends as soon as its `replaced` report comes (at once
+for an order restored from storage: its replacement may have been reported before the restart). (An order
+placed by hand in the same symbol and side can be taken for a replacement: the pending quantity of
+the replaced order is then released when the real replacement's first report adopts it.)
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class PendingOrders:
         self._is_ours = is_ours
         self._orders: dict[str, _Pending] = {}
         self._seen: set[str] = set()  # every order ever pending: a late report of a finished one adopts nothing
+        self._restored: set[str] = set()  # pending since a restore from storage
         self._buy: dict[str, Decimal] = {}
         self._sell: dict[str, Decimal] = {}
         self._replaced: dict[tuple[str, bool], list[str]] = {}  # old orders waiting for their replacement
@@ -89,9 +94,13 @@ class PendingOrders:
 
     # ---- changes -----------------------------------------------------------------------------
 
-    def add(self, client_order_id: str, symbol: str, is_buy: bool, qty: Decimal) -> None:
-        if client_order_id in self._orders or client_order_id in self._seen or qty <= 0:
-            return
+    def add(self, client_order_id: str, symbol: str, is_buy: bool, qty: Decimal, restored: bool = False) -> None:
+        if client_order_id not in self._seen and qty > 0:
+            self._put(client_order_id, symbol, is_buy, qty)
+            if restored:
+                self._restored.add(client_order_id)
+
+    def _put(self, client_order_id: str, symbol: str, is_buy: bool, qty: Decimal) -> None:
         self._orders[client_order_id] = _Pending(symbol, is_buy, qty)
         self._seen.add(client_order_id)
         book = self._buy if is_buy else self._sell
@@ -103,14 +112,16 @@ class PendingOrders:
         pending = self._orders.get(coid)
         is_buy = update.side == "buy"
         if pending is None:
-            if coid not in self._seen and not self._is_ours(coid) and not is_terminal_status(update.status):
+            if coid not in self._seen and not self._is_ours(coid):
                 self._adopt(update, is_buy, booked_total)
             return
         if newly_filled > 0:
             self._shrink(pending, newly_filled)
         if update.status == "replaced":
             key = (pending.symbol, pending.is_buy)
-            if self._unlinked.get(key):
+            if coid in self._restored:  # its replacement may have come before the restart: no wait
+                self._end(coid)
+            elif self._unlinked.get(key):
                 self._unlinked[key].pop(0)
                 self._end(coid)
             else:
@@ -121,6 +132,7 @@ class PendingOrders:
     def clear(self) -> None:
         self._orders.clear()
         self._seen.clear()
+        self._restored.clear()
         self._buy.clear()
         self._sell.clear()
         self._replaced.clear()
@@ -128,14 +140,17 @@ class PendingOrders:
         self._worst_qty.clear()
 
     def _adopt(self, update: OrderUpdate, is_buy: bool, booked_total: Decimal) -> None:
-        key = (update.symbol, is_buy)
-        remaining = update.qty - max(update.filled_qty, booked_total)
+        """First report of an order we did not send: it replaces a replaced order, or is pending on its own."""
+        coid, key = update.client_order_id, (update.symbol, is_buy)
+        self._seen.add(coid)
         waiting = self._replaced.get(key)
         if waiting:
             self._end(waiting.pop(0))
         else:
-            self._unlinked.setdefault(key, []).append(update.client_order_id)
-        self.add(update.client_order_id, update.symbol, is_buy, remaining)
+            self._unlinked.setdefault(key, []).append(coid)
+        remaining = update.qty - max(update.filled_qty, booked_total)
+        if not is_terminal_status(update.status) and remaining > 0:
+            self._put(coid, update.symbol, is_buy, remaining)
 
     def _shrink(self, pending: _Pending, qty: Decimal) -> None:
         qty = min(qty, pending.remaining)
@@ -152,7 +167,6 @@ class PendingOrders:
         if pending is None:
             return
         self._shrink(pending, pending.remaining)
-        for lists in (self._replaced, self._unlinked):
-            for coids in lists.values():
-                if client_order_id in coids:
-                    coids.remove(client_order_id)
+        for coids in self._replaced.values():  # an adopted order stays unlinked after it ends: it may still
+            if client_order_id in coids:  # be the replacement of a `replaced` report that comes late
+                coids.remove(client_order_id)

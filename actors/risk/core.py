@@ -23,7 +23,7 @@ from actors.risk.accounting import ZERO, Portfolio
 from actors.risk.book import PendingOrders
 from actors.risk.breaker import DAILY_LOSS, BreakerTransition, CircuitBreaker
 from actors.risk.calendar import TradingDay
-from actors.risk.events import BREAKER_EVENTS, rejection_event
+from actors.risk.events import BREAKER_EVENTS, book_report, rejection_event
 from actors.risk.events import Approved as Approved
 from actors.risk.events import Rejected as Rejected
 from actors.risk.events import RiskDecision as RiskDecision
@@ -251,17 +251,9 @@ class RiskCore:
         """Book the shares not booked yet, release pending quantity, count failures; may trip the breaker."""
         self._follow_day(update.ts_ns)
         coid = update.client_order_id
-        newly = ZERO
-        if update.last_fill_qty > 0:
-            price = update.last_fill_price if update.last_fill_price is not None else update.filled_avg_price
-            if price is None or not price.is_finite() or price <= 0:
-                self._event("bad_fill", "critical", f"fill of {coid} carries no valid price ({price}); not booked",
-                            update.ts_ns, client_order_id=coid, symbol=update.symbol)
-            else:
-                newly = self._fills.book(update)
-                if newly > 0:
-                    self.portfolio.apply_fill(update.symbol, update.side, newly, price, update.commission, update.ts_ns)
-                    self.fill_count += 1
+        newly = book_report(self.portfolio, self._fills, update, self._event)
+        if newly > 0:
+            self.fill_count += 1
         self._book.on_update(update, newly, self._fills.booked_qty(coid))
         self._refresh_active(update.symbol)
         if update.status == "rejected":
@@ -388,7 +380,7 @@ class RiskCore:
             self._price_floats.pop(row.symbol, None)
         intents = list(open_intents)
         for intent in intents:
-            self._book.add(intent.client_order_id, intent.symbol, intent.side == "buy", intent.qty)
+            self._book.add(intent.client_order_id, intent.symbol, intent.side == "buy", intent.qty, restored=True)
         self._targets.update(targets_from_orders(intents))
         for symbol in set(self.portfolio.open_symbols()) | self._book.symbols():
             self._refresh_active(symbol)

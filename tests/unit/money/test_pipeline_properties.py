@@ -2,9 +2,10 @@
 
 SignalBatch -> RiskCore.check -> ExecutionCore over the SimBroker -> OrderUpdates back to RiskCore,
 batch by batch: risk marks a batch's closes and decides its signals, execution sends the orders and
-lets the simulator match the batch's bars, and the reports reach risk afterwards. Between them sits
-a chaos layer: reports held back for later batches, delivered twice, out of order; orders refused
-at the broker or canceled; and the risk core restarted from its stored rows. At the end of every run:
+lets the simulator match the batch's bars, and the reports reach risk afterwards. The broker's
+stream misbehaves: reports held back for later batches, delivered twice, out of order, fills split
+into partial fills; orders refused at the broker, canceled, or replaced by an order under the
+broker's own id; and the risk core is restarted from its stored rows. At the end of every run:
 
 * every symbol holds the strategy's last target, or the risk event log says why not;
 * once the broker works no order, risk has no pending quantity;
@@ -51,6 +52,7 @@ class Plan:
     p_cancel: float  # an open order is canceled in a batch
     p_restart: float  # risk restarts from stored rows after a batch
     p_split: float  # a fill is reported as two partial fills
+    p_replace: float  # the broker replaces an open order by one under its own new id (Alpaca's PATCH)
     minutes: int
 
 
@@ -60,6 +62,10 @@ class ChaosBroker:
     def __init__(self, rng: random.Random, plan: Plan) -> None:
         self.sim = SimBroker(slippage_bps=D(1), commission_per_share=D("0.005"))
         self.rng, self.plan = rng, plan
+        self.replaced = 0
+        self.fills: dict[str, list[OrderUpdate]] = {}  # every fill report the broker sent, per order
+        self.later: list[OrderUpdate] = []  # reports held back in the stream
+        self.held: list[OrderUpdate] = []
 
     def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
         if self.rng.random() < self.plan.p_reject:
@@ -79,6 +85,9 @@ class ChaosBroker:
         for update in self.sim.open_orders():
             if self.rng.random() < self.plan.p_cancel:
                 updates += self.sim.cancel(update.client_order_id)
+            elif self.rng.random() < self.plan.p_replace:
+                self.replaced += 1
+                updates += self.sim.replace(update.client_order_id, f"alpaca-{self.replaced}")
         for update in self.sim.on_market(items):
             qty = int(update.last_fill_qty)
             if qty < 2 or self.rng.random() >= self.plan.p_split:
@@ -89,7 +98,28 @@ class ChaosBroker:
                 update, status="partially_filled", filled_qty=update.filled_qty - qty + first,
                 last_fill_qty=D(first), commission=D(0), fill_id=update.fill_id + "-1"))
             updates.append(msgspec.structs.replace(update, last_fill_qty=D(qty - first), fill_id=update.fill_id + "-2"))
-        return updates
+        for update in updates:
+            if update.last_fill_qty > 0:
+                self.fills.setdefault(update.client_order_id, []).append(update)
+        return self._stream(updates)
+
+    def _stream(self, updates: list[OrderUpdate]) -> list[OrderUpdate]:
+        """The report stream: some reports come a batch or more later, some twice, out of order."""
+        out, self.held = [], []
+        for update in self.later + updates:
+            if self.rng.random() < self.plan.p_hold:
+                self.held.append(update)
+                continue
+            out.append(update)
+            if self.rng.random() < self.plan.p_dup:
+                self.held.append(update)
+        self.rng.shuffle(self.held)
+        self.later = self.held
+        return out
+
+    def flush(self) -> list[OrderUpdate]:
+        out, self.later = self.later, []
+        return out
 
     def poll(self) -> list[OrderUpdate]:
         return []
@@ -125,7 +155,6 @@ class Run:
     limits: RiskSettings
     now: list[int] = field(default_factory=lambda: [SESSIONS[0]])
     events: list[RiskEvent] = field(default_factory=list)
-    held: list[OrderUpdate] = field(default_factory=list)
     delivered_fills: set[tuple[str, Decimal]] = field(default_factory=set)
     last_target: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (target, ts)
     restarts: list[int] = field(default_factory=list)
@@ -157,21 +186,18 @@ class Run:
         self.books.mark[bar.symbol] = D(repr(bar.close))
         self.last_bar[bar.symbol] = bar
 
-    def deliver(self, updates: list[OrderUpdate], chaos: bool = True) -> None:
-        out: list[OrderUpdate] = []
-        for update in self.held + updates:
-            if chaos and self.rng.random() < self.plan.p_hold:
-                out.append(update)  # later
-                continue
+    def deliver(self, updates: list[OrderUpdate]) -> None:
+        """Execution's reports reach risk in order (one bus); the broker's stream before it is the chaos."""
+        for update in updates:
             self.risk.on_order_update(update)
-            if update.last_fill_qty > 0 and (update.client_order_id, update.filled_qty) not in self.delivered_fills:
-                self.delivered_fills.add((update.client_order_id, update.filled_qty))
-                self.books.fill(update)
-            if chaos and self.rng.random() < self.plan.p_dup:
-                out.append(update)  # again, later
+            # A fill counts from the first report whose cumulative quantity includes it (execution books
+            # what the broker's cumulative says is filled, before the fill's own report arrives).
+            coid = update.client_order_id
+            for fill in self.broker.fills.get(coid, []):
+                if fill.filled_qty <= update.filled_qty and (coid, fill.filled_qty) not in self.delivered_fills:
+                    self.delivered_fills.add((coid, fill.filled_qty))
+                    self.books.fill(fill)
             self.risk.portfolio.check_invariants()
-        self.held = out
-        self.rng.shuffle(self.held)
 
     # ---- one batch -------------------------------------------------------------------------------
 
@@ -199,16 +225,13 @@ class Run:
             self.restart()
 
     def restart(self) -> None:
-        """A new risk core from the rows the actor stores and the feed's last bars; repeats of old reports die
-        with the old stream."""
+        """A new risk core from the rows the actor stores and the feed's last bars."""
         old = self.risk
         positions, daily, breaker = old.portfolio.positions(), old.portfolio.daily_pnl_row(), old.breaker.to_record()
         self.risk = RiskCore(self.limits, self.clock)
         self.risk.restore(positions, daily, breaker, self.repo.open_intents())
         for bar in self.last_bar.values():  # the feed's retained last bar of every symbol, as in a recovery
             self.risk.on_price(bar.symbol, bar.close, bar.ts_ns)
-        self.held = [u for u in self.held
-                     if u.last_fill_qty > 0 and (u.client_order_id, u.filled_qty) not in self.delivered_fills]
         self.restarts.append(self.clock())
         self.events += self.risk.drain_events()
 
@@ -255,6 +278,7 @@ PLANS = st.builds(
     p_cancel=st.sampled_from([0.0, 0.05]),
     p_restart=st.sampled_from([0.0, 0.03]),
     p_split=st.sampled_from([0.0, 0.3]),
+    p_replace=st.sampled_from([0.0, 0.1]),
     minutes=st.integers(5, 40),
 )
 
@@ -274,7 +298,7 @@ def test_pipeline_when_broker_misbehaves_then_targets_pending_and_daily_pnl_hold
         bars = [Bar(symbol=s, ts_ns=last + i * MINUTE, open=float(run.books.mark.get(s, D(50))),
                     high=float(run.books.mark.get(s, D(50))), low=float(run.books.mark.get(s, D(50))),
                     close=float(run.books.mark.get(s, D(50))), volume=1000.0) for s in SYMBOLS]
-        run.plan.p_hold = run.plan.p_dup = run.plan.p_cancel = run.plan.p_restart = 0.0
+        run.plan.p_hold = run.plan.p_dup = run.plan.p_cancel = run.plan.p_restart = run.plan.p_replace = 0.0
         run.batch(len(batches) + i, bars, [])
 
     # 1. Every symbol holds its last target, or the event log explains why not.
@@ -292,8 +316,8 @@ def test_pipeline_when_broker_misbehaves_then_targets_pending_and_daily_pnl_hold
             f"pending {run.risk.pending_buy(symbol)}/{run.risk.pending_sell(symbol)}")
 
     # 2. Once the broker works no order, risk has no pending quantity.
-    run.deliver(run.execution.cancel_all(), chaos=False)
-    run.deliver([], chaos=False)
+    run.deliver(run.execution.on_broker_updates(run.broker.flush()))
+    run.deliver(run.execution.cancel_all())
     assert run.broker.open_orders() == []
     assert run.risk.pending_orders() == 0
     assert all(run.risk.pending_buy(s) == 0 == run.risk.pending_sell(s) for s in SYMBOLS)

@@ -13,8 +13,11 @@ from typing import Any
 import msgspec
 from risk_fakes import NS, FakeBroker, FakeClock, make_signal, real_closes
 
+from actors.execution.core import ExecutionCore
+from actors.execution.sim_broker import SimBroker
 from actors.risk.core import Approved, Rejected, RiskCore
 from actors.risk.liquidation import liquidation_intents
+from cluster.repository import InMemoryRepository
 from cluster.settings import RiskSettings, load_settings
 from cluster.wire import OrderIntent, OrderUpdate
 
@@ -231,18 +234,43 @@ def test_replaced_order_when_replacement_works_then_pending_kept_and_its_fills_b
 # ---- 7: fills by cumulative quantity -----------------------------------------------------------
 
 
+def _through_execution(core: RiskCore, intent: OrderIntent, reports: list[OrderUpdate]) -> ExecutionCore:
+    """The broker's reports through the execution core, and what it passes on into the risk core."""
+    execution = ExecutionCore(SimBroker(), InMemoryRepository(), lambda: intent.ts_ns)
+    for update in execution.submit([intent]):
+        core.on_order_update(update)
+    for report in reports:
+        for update in execution.on_broker_updates([report]):
+            core.on_order_update(update)
+    return execution
+
+
 def test_fills_when_out_of_order_and_repeated_under_other_ids_then_each_share_booked_once() -> None:
     core, _, clock = _core()
     entry = _approved(_signal(core, clock, "IBM", 1, 50.0))
     coid = entry.client_order_id
-    late = msgspec.structs.replace(_update(coid, "filled", 100, 100, 60, "50.2"), fill_id="exec-2")
-    early = msgspec.structs.replace(_update(coid, "partially_filled", 100, 40, 40, "50.1"), fill_id="exec-1")
-    core.on_order_update(late)
-    core.on_order_update(early)
-    core.on_order_update(msgspec.structs.replace(early, fill_id=""))  # the same fill, found by a reconcile
+    late = msgspec.structs.replace(_update(coid, "filled", 100, 100, 60, "50.2"), fill_id="exec-2",
+                                   filled_avg_price=D("50.16"))
+    early = msgspec.structs.replace(_update(coid, "partially_filled", 100, 40, 40, "50.1"), fill_id="exec-1",
+                                    filled_avg_price=D("50.1"), commission=D("0.2"))
+    execution = _through_execution(core, entry, [late])
+    assert core.portfolio.position("IBM") == 100 and core.pending_orders() == 0  # the cumulative says 100
+    for report in (early, msgspec.structs.replace(early, fill_id="")):  # late, then found again by a reconcile
+        for update in execution.on_broker_updates([report]):
+            core.on_order_update(update)
+    assert core.portfolio.position("IBM") == 100
+    assert core.portfolio.cash == D(100_000) - 40 * D("50.1") - 60 * D("50.2") - D("0.2")
+    assert [e.metadata["qty"] for e in execution.take_errors() if e.event_type == "fill_inferred"] == ["40"]
+
+
+def test_fills_when_an_earlier_report_never_comes_then_the_cumulative_quantity_is_booked() -> None:
+    core, _, clock = _core()
+    entry = _approved(_signal(core, clock, "IBM", 1, 50.0))
+    final = msgspec.structs.replace(_update(entry.client_order_id, "filled", 100, 100, 60, "50.2"),
+                                    filled_avg_price=D("50.16"))
+    _through_execution(core, entry, [final])
     assert core.portfolio.position("IBM") == 100
     assert core.portfolio.cash == D(100_000) - 40 * D("50.1") - 60 * D("50.2")
-    assert core.pending_orders() == 0
 
 
 # ---- 8 and 9: prices and quantities at the boundary --------------------------------------------
