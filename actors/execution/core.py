@@ -16,7 +16,8 @@ The guarantees it keeps:
   so reports that arrive out of order lose no shares.
 * An update for an order this execution did not send (a broker's replacement order, an order
   placed by hand in the account) is adopted: tracked, recorded and passed on, so its fills reach
-  the positions; a warning names it.
+  the positions; a warning names it. A report of one of our own orders that finished before a
+  restart is old news: the positions saved then hold it (a warning names it).
 """
 
 from __future__ import annotations
@@ -225,6 +226,11 @@ class ExecutionCore:
         """The updates one broker report yields, oldest first: fills inferred from its cumulative, then itself."""
         coid = update.client_order_id
         tracked = self._orders.get(coid)
+        if tracked is None and self._is_known(coid):  # ours, finished before a restart: booked then
+            self._counts["duplicate_updates"] += 1
+            self._error("report_for_finished_order", "warning", f"{coid}: {update.status} reported after a restart "
+                        "for an order finished before it; not booked again", client_order_id=coid)
+            return []
         if tracked is None:
             self._fills.expect(coid)
         taken = self._fills.take(update)

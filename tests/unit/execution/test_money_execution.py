@@ -71,3 +71,19 @@ def test_late_fill_when_order_canceled_or_cancel_pending_then_booked_without_cri
     assert _booked(repo) == 30
     assert core.order_status("tc-1") == ended
     assert [e.event_type for e in core.take_errors()] == []
+
+
+class _LookupRepository(InMemoryRepository):
+    def has_intent(self, client_order_id: str) -> bool:
+        return client_order_id in self.intents
+
+
+def test_report_when_own_order_finished_before_a_restart_then_not_booked_again() -> None:
+    repo = _LookupRepository()
+    first = ExecutionCore(SimBroker(), repo, lambda: T0)
+    first.submit([make_intent("tc-1", "IBM", "buy", 100, T0)])
+    first.on_broker_updates([_report("tc-1", "filled", 100, 100, fill_id="e1")])
+    restarted = ExecutionCore(SimBroker(), repo, lambda: T0)
+    restarted.restore(repo.open_intents(), [])
+    assert restarted.on_broker_updates([_report("tc-1", "filled", 100, 100, fill_id="e1")]) == []
+    assert [e.event_type for e in restarted.take_errors()] == ["report_for_finished_order"]
