@@ -283,7 +283,7 @@ PLANS = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PLANS)
 def test_pipeline_when_broker_misbehaves_then_targets_pending_and_daily_pnl_hold(plan: Plan) -> None:
     limits = RiskSettings(max_consecutive_order_failures=10_000, max_orders_per_minute=10_000)
