@@ -363,8 +363,9 @@ class RiskCore:
     ) -> None:
         """Rebuild after a restart from stored rows; orders still open at the broker count as pending.
 
-        The targets come back from the ids of the open orders (an order names its target); a symbol
-        without an open order waits for its next signal.
+        The targets come back from the ids of the open orders (an order names its target), over those
+        the core already holds (a core re-run from its inputs keeps its own); a held symbol without a
+        target waits for its next signal.
         """
         now = self._clock()
         self.portfolio = Portfolio.restore(self.limits.initial_cash, positions, daily_pnl)
@@ -373,7 +374,6 @@ class RiskCore:
             self.restore_breaker(breaker_record)
         self._book.clear()
         self._fills = FillLedger()
-        self._targets.clear()
         for row in (r for r in positions if r.current_price > 0):  # a row without a price is no mark
             self._prices[row.symbol] = row.current_price
             self._price_ns[row.symbol] = row.updated_at_ns
@@ -381,7 +381,9 @@ class RiskCore:
         intents = list(open_intents)
         for intent in intents:
             self._book.add(intent.client_order_id, intent.symbol, intent.side == "buy", intent.qty, restored=True)
-        self._targets.update(targets_from_orders(intents))
+        for symbol, target in targets_from_orders(intents).items():
+            if symbol not in self._targets or self._targets[symbol].ts_ns <= target.ts_ns:
+                self._targets[symbol] = target
         for symbol in set(self.portfolio.open_symbols()) | self._book.symbols():
             self._refresh_active(symbol)
             if symbol not in self._targets:
