@@ -50,6 +50,7 @@ class BreakerRecord(msgspec.Struct, frozen=True, kw_only=True):
     changed_at_ns: int
     reduced_size: bool = False
     trading_date: str = ""
+    trip_rule: str = ""  # what tripped it (a store without this column restores "": stays until a reset)
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):

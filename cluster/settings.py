@@ -146,7 +146,7 @@ class RiskSettings(_Section):
     order_notional_usd: Decimal = Field(Decimal(5_000), gt=0, description="notional the sizer aims for per entry")
     max_order_notional_usd: Decimal = Field(Decimal(10_000), gt=0, description="fat-finger cap per order")
     price_band_pct: Decimal = Field(Decimal(5), gt=0, description="max distance of an order price from the last price")
-    max_orders_per_minute: int = Field(120, ge=1)
+    max_orders_per_minute: int = Field(200, ge=1, description="approved orders per rolling minute (spec: 200)")
     stale_data_seconds: float = Field(300, gt=0, description="no price for a held symbol this long blocks orders in it")
     max_consecutive_order_failures: int = Field(5, ge=1)
     reduced_size_factor: Decimal = Field(Decimal("0.5"), gt=0, le=1, description="limits scale after a breaker reset")

@@ -22,6 +22,7 @@ from cluster.batches import BatchAssembler
 from cluster.errors import DependencyDown
 from cluster.metrics import EVENTS_IN, EVENTS_OUT, ORDER_ACK_SECONDS, TICK_TO_ORDER_SECONDS, Metrics
 from cluster.observability import ApiErrorExporter, BusLossExporter, DatabaseProbe, declare_alpaca_api_errors
+from cluster.orders import TERMINAL_STATUSES
 from cluster.settings import Settings
 from cluster.storage import make_repository
 from cluster.wire import (
@@ -183,7 +184,7 @@ class ExecutionActor(ActorShell):
             for u in self.core.open_orders():
                 latest[u.client_order_id] = as_dict(u)
             rows = list(latest.values())[::-1]
-            terminal = {"filled", "canceled", "expired", "rejected", "replaced"}
+            terminal = TERMINAL_STATUSES
             if status in (None, "open"):
                 rows = [r for r in rows if r["status"] not in terminal]
             elif status == "closed":

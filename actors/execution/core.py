@@ -7,10 +7,17 @@ The guarantees it keeps:
 * A client_order_id is sent at most once. A repeat (a batch replayed after a restart, a retried
   message) is suppressed and counted. After a send whose outcome is unknown (timeout, broker
   down) the core asks the broker for the order before it ever sends it again.
-* Every broker update is checked against ORDER_TRANSITIONS. A repeated update (same fill_id, or
-  the status the order already has) is ignored and counted; a transition the table does not
-  allow becomes a critical risk event, never a silent drop. A fill in such an update is still
-  booked: the broker is the authority on executions, and losing one would corrupt positions.
+* Every broker update is checked against ORDER_TRANSITIONS. A repeated update (a fill whose
+  shares are all booked already, or the status and quantity the order already has) is ignored and
+  counted; a report of the status the order already has, carrying a fill, is no transition; a
+  transition the table does not allow becomes a critical risk event, never a silent drop. A fill
+  in such an update is still booked: the broker is the authority on executions, and losing one
+  would corrupt positions. Fills are booked by cumulative quantity (cluster.orders.FillLedger),
+  so reports that arrive out of order lose no shares.
+* An update for an order this execution did not send (a broker's replacement order, an order
+  placed by hand in the account) is adopted: tracked, recorded and passed on, so its fills reach
+  the positions; a warning names it. A report of one of our own orders that finished before a
+  restart is old news: the positions saved then hold it (a warning names it).
 """
 
 from __future__ import annotations
@@ -26,11 +33,10 @@ import msgspec
 from actors.execution.broker import Broker, MarketItem
 from actors.execution.order_fsm import OrderFSM
 from cluster.errors import DependencyDown, InvalidTransition, OrderRejected, TemporaryError
+from cluster.orders import TERMINAL_STATUSES, FillLedger
 from cluster.records import RiskEvent, Severity
 from cluster.repository import Repository
 from cluster.wire import OrderIntent, OrderStatus, OrderUpdate
-
-_COUNTED_OUTCOMES: frozenset[OrderStatus] = frozenset({"filled", "rejected", "canceled", "expired", "replaced"})
 
 
 @runtime_checkable
@@ -62,7 +68,7 @@ class ExecutionCore:
         self._orders: dict[str, _Tracked] = {}
         self._known_ids: set[str] = {intent.client_order_id for intent in repo.open_intents()}
         self._unacknowledged: dict[str, OrderIntent] = {}
-        self._seen_fills: set[str] = set()
+        self._fills = FillLedger()
         self._errors: list[RiskEvent] = []
         self._counts: Counter[str] = Counter()
 
@@ -79,6 +85,7 @@ class ExecutionCore:
             self._repo.record_intent(intent)
             self._known_ids.add(coid)
             self._orders[coid] = _Tracked(intent, OrderFSM())
+            self._fills.expect(coid)
             self._counts["submitted"] += 1
             updates.extend(self._send(intent))
         return updates
@@ -148,6 +155,8 @@ class ExecutionCore:
                 self._known_ids.add(coid)
             tracked.fsm = OrderFSM(update.status)
             tracked.last = update
+            self._fills.seed(coid, update.filled_qty)
+            self._fills.expect(coid)
             self._unacknowledged.pop(coid, None)
             self._repo.record_order_update(update)
         self._counts["restored"] += len(at_broker | {intent.client_order_id for intent in open_intents})
@@ -175,7 +184,7 @@ class ExecutionCore:
         names = (
             "submitted", "duplicates_suppressed", "send_failures", "lookup_failures", "resent", "fills",
             "filled", "rejected", "canceled", "expired", "replaced", "duplicate_updates",
-            "invalid_transitions", "unknown_orders", "restored",
+            "invalid_transitions", "unknown_orders", "adopted_orders", "inferred_fills", "restored",
         )
         result = {name: self._counts[name] for name in names}
         result["open"] = sum(1 for tracked in self._orders.values() if not tracked.fsm.is_terminal)
@@ -210,51 +219,94 @@ class ExecutionCore:
     def _apply(self, updates: Sequence[OrderUpdate]) -> list[OrderUpdate]:
         applied: list[OrderUpdate] = []
         for update in updates:
-            result = self._apply_one(update)
-            if result is not None:
-                applied.append(result)
+            applied.extend(self._apply_one(update))
         return applied
 
-    def _apply_one(self, update: OrderUpdate) -> OrderUpdate | None:
+    def _apply_one(self, update: OrderUpdate) -> list[OrderUpdate]:
+        """The updates one broker report yields, oldest first: fills inferred from its cumulative, then itself."""
         coid = update.client_order_id
         tracked = self._orders.get(coid)
-        if tracked is None:
-            self._counts["unknown_orders"] += 1
-            self._error(
-                "unknown_order_update", "critical",
-                f"update {update.status} for {coid}, which this execution never sent", client_order_id=coid,
-            )
-            return None
-        fill_key = _fill_key(update) if update.last_fill_qty > 0 else None
-        if _is_repeat(tracked, update, fill_key, self._seen_fills):
+        if tracked is None and self._is_known(coid):  # ours, finished before a restart: booked then
             self._counts["duplicate_updates"] += 1
-            return None
+            self._error("report_for_finished_order", "warning", f"{coid}: {update.status} reported after a restart "
+                        "for an order finished before it; not booked again", client_order_id=coid)
+            return []
+        if tracked is None:
+            self._fills.expect(coid)
+        taken = self._fills.take(update)
+        out = [self._inferred(update, lo, hi, price) for lo, hi, price in taken.holes]
+        if tracked is None:
+            return [*out, self._adopt(update)]
+        has_fill = update.last_fill_qty > 0
         before = tracked.fsm.state
-        try:
-            after = tracked.fsm.apply(update.status)
-        except InvalidTransition as exc:
-            self._counts["invalid_transitions"] += 1
-            booked = " (its fill is booked)" if fill_key else ""
-            self._error(
-                "invalid_order_transition", "critical",
-                f"{coid}: broker reported {exc}{booked}; order state kept as {before}",
-                client_order_id=coid, broker_order_id=update.broker_order_id, ts_ns=update.ts_ns,
-            )
-            if fill_key is None:
-                return None
-            self._book_fill(fill_key, update)
-            return update
+        if taken.late:  # its shares came with a later report's cumulative: only its commission is news
+            self._book_fill(update)
+            fee = msgspec.structs.replace(update, status=before, last_fill_qty=Decimal(0), last_fill_price=None)
+            return [*out, fee] if update.commission > 0 else out
+        if has_fill and taken.new <= 0 or not has_fill and not out and _is_status_repeat(tracked, update):
+            self._counts["duplicate_updates"] += 1
+            return out
+        known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
+        if has_fill and update.filled_qty < known_filled:  # an older report with a fill: only the fill is news
+            late = msgspec.structs.replace(update, status=before)
+            self._book_fill(late)
+            return [*out, late]
+        if update.status == before:  # the same status again, with a fill: no transition
+            after = before
+        else:
+            try:
+                after = tracked.fsm.apply(update.status)
+            except InvalidTransition as exc:
+                self._counts["invalid_transitions"] += 1
+                self._error(
+                    "invalid_order_transition", "critical",
+                    f"{coid}: broker reported {exc}{' (its fill is booked)' if has_fill else ''}; order state kept "
+                    f"as {before}", client_order_id=coid, broker_order_id=update.broker_order_id, ts_ns=update.ts_ns,
+                )
+                if has_fill:
+                    self._book_fill(update)
+                    out.append(update)
+                return out
         recorded = update if after == update.status else msgspec.structs.replace(update, status=after)
         tracked.last = recorded
         self._repo.record_order_update(recorded)
-        if fill_key is not None:
-            self._book_fill(fill_key, recorded)
-        if after != before and after in _COUNTED_OUTCOMES:
+        if has_fill:
+            self._book_fill(recorded)
+        if after != before and after in TERMINAL_STATUSES:
             self._counts[after] += 1
-        return recorded
+        return [*out, recorded]
 
-    def _book_fill(self, fill_key: str, update: OrderUpdate) -> None:
-        self._seen_fills.add(fill_key)
+    def _inferred(self, update: OrderUpdate, start: Decimal, end: Decimal, price: Decimal) -> OrderUpdate:
+        """A fill the broker's cumulative quantity shows before its own report: booked now, its report adds nothing."""
+        self._counts["inferred_fills"] += 1
+        self._error(
+            "fill_inferred", "warning", f"{update.client_order_id}: the broker reports {update.filled_qty} filled; "
+            f"shares {start}..{end} have no report yet and are booked at {price}, the price the average implies",
+            client_order_id=update.client_order_id, qty=str(end - start), price=str(price),
+        )
+        return msgspec.structs.replace(
+            update, status="partially_filled", filled_qty=end, last_fill_qty=end - start, last_fill_price=price,
+            commission=Decimal(0), fill_id=f"{update.client_order_id}:{start}-{end}:inferred",
+            reason="booked from the broker's cumulative filled quantity",
+        )
+
+    def _adopt(self, update: OrderUpdate) -> OrderUpdate:
+        """Track an order this execution never sent (a replacement, an order placed by hand) and pass it on."""
+        coid = update.client_order_id
+        self._counts["adopted_orders"] += 1
+        self._error(
+            "adopted_broker_order", "warning",
+            f"broker reports {update.status} for {coid} ({update.symbol} {update.side} {update.qty}), which this "
+            "execution never sent: adopted, its fills are booked", client_order_id=coid,
+        )
+        self._orders[coid] = _Tracked(None, OrderFSM(update.status), update)
+        self._known_ids.add(coid)
+        self._repo.record_order_update(update)
+        if update.last_fill_qty > 0:
+            self._book_fill(update)
+        return update
+
+    def _book_fill(self, update: OrderUpdate) -> None:
         self._repo.record_fill(update)
         self._counts["fills"] += 1
 
@@ -274,14 +326,7 @@ class ExecutionCore:
         self._repo.record_risk_event(event)
 
 
-def _fill_key(update: OrderUpdate) -> str:
-    """The fill's identity: the broker's fill id, else the cumulative quantity it brought the order to."""
-    return update.fill_id or f"{update.client_order_id}:{update.filled_qty}"
-
-
-def _is_repeat(tracked: _Tracked, update: OrderUpdate, fill_key: str | None, seen_fills: set[str]) -> bool:
-    if fill_key is not None:
-        return fill_key in seen_fills
+def _is_status_repeat(tracked: _Tracked, update: OrderUpdate) -> bool:
     known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
     return update.status == tracked.fsm.state and update.filled_qty == known_filled
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Final
 
 from cluster.errors import InvalidTransition
+from cluster.orders import TERMINAL_STATUSES as TERMINAL_STATUSES
+from cluster.orders import is_terminal_status as is_terminal_status
 from cluster.wire import OrderStatus
 
 ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, OrderStatus], OrderStatus]] = {
@@ -52,16 +54,6 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, OrderStatus], OrderStatus]] = {
     ("expired", "partially_filled"): "expired",  # real world: late fill, rest stays expired
     ("expired", "filled"): "filled",  # real world: late fill completed the order
 }
-
-TERMINAL_STATUSES: Final[frozenset[OrderStatus]] = frozenset(
-    {"filled", "canceled", "expired", "rejected", "replaced"}
-)
-
-
-def is_terminal_status(status: OrderStatus) -> bool:
-    """Terminal: the broker will not work this order any more (late fills may still arrive)."""
-    return status in TERMINAL_STATUSES
-
 
 class OrderFSM:
     """The status of one order; moves only along ORDER_TRANSITIONS."""

@@ -34,8 +34,11 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from actors.execution.broker import MarketItem
-from actors.execution.order_fsm import is_terminal_status
+from cluster.ids import MAX_CLIENT_ORDER_ID
+from cluster.orders import is_terminal_status
 from cluster.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
 
 _ID_NAMESPACE = uuid.UUID("6f1d3c1e-5a0b-4d7e-9c2a-3b8e4f5a6d71")
@@ -140,6 +143,17 @@ class SimBroker:
             return []
         ts_ns = max(order.intent.ts_ns, self._last_ts_ns)
         return [self._close(order, "canceled", ts_ns, "canceled on request")]
+
+    def replace(self, client_order_id: str, new_client_order_id: str) -> list[OrderUpdate]:
+        """Alpaca's PATCH: the old order ends `replaced`, a new order works its remaining quantity under a new id."""
+        order = self._orders.get(client_order_id)
+        if order is None or is_terminal_status(order.status) or new_client_order_id in self._orders:
+            return []
+        ts_ns = max(order.intent.ts_ns, self._last_ts_ns)
+        remaining = order.remaining
+        old = self._close(order, "replaced", ts_ns, f"replaced by {new_client_order_id}")
+        successor = msgspec.structs.replace(order.intent, client_order_id=new_client_order_id, qty=remaining, ts_ns=ts_ns)
+        return [old, *self.submit(successor)]
 
     def cancel_all(self) -> list[OrderUpdate]:
         updates: list[OrderUpdate] = []
@@ -308,6 +322,8 @@ class SimBroker:
 
 def _validation_problem(intent: OrderIntent) -> str:
     """Why the broker refuses this order, or "" if it accepts it."""
+    if not 0 < len(intent.client_order_id) <= MAX_CLIENT_ORDER_ID:
+        return f"client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} characters, got {len(intent.client_order_id)}"
     if intent.qty <= 0:
         return f"qty must be positive, got {intent.qty}"
     needs_limit = intent.order_type in ("limit", "stop_limit")

@@ -42,8 +42,12 @@ class _Position:
     def price(self) -> Decimal:
         return self.avg_price() if self.last_price is None else self.last_price
 
+    def value(self) -> Decimal:
+        """Signed market value at the last mark; at cost (exactly) before the first mark."""
+        return self.cost if self.last_price is None else self.qty * self.last_price
+
     def unrealized(self) -> Decimal:
-        return self.qty * self.price() - self.cost if self.qty else ZERO
+        return self.value() - self.cost if self.qty else ZERO
 
 
 class Portfolio:
@@ -97,7 +101,8 @@ class Portfolio:
             pos.cost += signed * price
         pos.qty = new
         pos.fills_qty += signed
-        pos.last_price = price
+        if pos.last_price is None:  # a fill price marks only a symbol never marked: a later mark may be in
+            pos.last_price = price
         pos.updated_at_ns = ts_ns
         pos.realized += realized
         self.cash -= signed * price + commission
@@ -111,8 +116,21 @@ class Portfolio:
                 self._day_losses += 1
         return realized
 
+    def apply_fee(self, symbol: str, fee: Decimal, ts_ns: int) -> None:
+        """A commission that arrives without shares (its fill's shares were booked before, from the cumulative)."""
+        if fee < 0:
+            raise AccountingError(f"{symbol}: fee must be >= 0, got {fee}")
+        pos = self._positions.get(symbol)
+        if pos is None:
+            pos = self._positions[symbol] = _Position()
+        pos.realized -= fee
+        pos.updated_at_ns = max(pos.updated_at_ns, ts_ns)
+        self.cash -= fee
+        self._realized_total -= fee
+        self._day_realized -= fee
+
     def mark(self, symbol: str, price: Decimal, ts_ns: int) -> None:
-        """Record the last price of a symbol (held or not)."""
+        """Record the last price of a symbol (held or not); positions are valued at it, fills never move it."""
         pos = self._positions.get(symbol)
         if pos is None:
             pos = self._positions[symbol] = _Position()
@@ -155,10 +173,10 @@ class Portfolio:
 
     def exposure(self) -> Decimal:
         """Sum of |qty| x last price over open positions."""
-        return sum((abs(p.qty) * p.price() for p in self._positions.values() if p.qty), ZERO)
+        return sum((abs(p.value()) for p in self._positions.values() if p.qty), ZERO)
 
     def market_value(self) -> Decimal:
-        return sum((p.qty * p.price() for p in self._positions.values() if p.qty), ZERO)
+        return sum((p.value() for p in self._positions.values() if p.qty), ZERO)
 
     def equity(self) -> Decimal:
         return self.cash + self.market_value()

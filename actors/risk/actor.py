@@ -22,7 +22,6 @@ import msgspec
 
 from actors.risk.core import Approved, RiskCore
 from actors.risk.liquidation import liquidation_intents
-from actors.risk.staleness import book_is_stale
 from cluster import bus, ray_calls
 from cluster.actor_base import ActorShell, EventClock
 from cluster.batches import BatchAssembler
@@ -157,7 +156,7 @@ class RiskActor(ActorShell):
         def do() -> list[OrderIntent]:
             if self.core.breaker.state != "open":
                 self._breaker_change(self.core.trip, by, f"kill switch: {reason}")
-            intents = liquidation_intents(self.core, by) if flatten else []
+            intents = liquidation_intents(self.core, by, time.time_ns()) if flatten else []
             for intent in intents:
                 self.repo.record_risk_event(RiskEvent(
                     event_type="kill_flatten", severity="critical", message=f"flatten {intent.symbol} by {by}",
@@ -267,18 +266,11 @@ class RiskActor(ActorShell):
                     self.log.info("risk rejected a %s signal: %s", ev.symbol, decision.rule,
                                   extra={"actor": self.name, "symbol": ev.symbol, "correlation_id": f"batch-{k}"})
         self.core.tick(self.clock())
-        self._check_book_staleness()
+        orders += self.core.follow_up(k)  # slices, exits whose entry has filled since, targets a limit held back
+        self.core.check_stale_book(self.clock())
         if signals:
             self.metrics.observe(RISK_CHECK_SECONDS, time.perf_counter() - t0)
         return orders
-
-    def _check_book_staleness(self) -> None:
-        core = self.core
-        if core.breaker.state == "closed" and book_is_stale(
-            core.portfolio.open_symbols(), core._price_ns, self.clock(), core._stale_ns
-        ):
-            core.trip("risk", f"stale data across the book: no price for any held symbol in "
-                              f"{self.settings.risk.stale_data_seconds:.0f}s")
 
     def _apply_update(self, update: OrderUpdate, live: bool) -> None:
         self.core.on_order_update(update)

@@ -1,5 +1,9 @@
 """Circuit breaker: closed -> open (trip) -> reducing (cooldown) -> closed (operator reset, reduced size).
 
+A new trading day ends the reduced size, and a breaker REDUCING after a daily-loss trip returns to
+CLOSED: the daily loss limit is a budget per day. A breaker tripped for any other reason (an
+operator, order failures, a stale book) stays where it is until an operator resets it.
+
 The transitions are one table; `trigger()` is the only way to change state and raises
 InvalidTransition for a pair the table does not have. Each change records who, why and when, so
 a restart restores it from a BreakerRecord.
@@ -15,7 +19,8 @@ from cluster.errors import InvalidTransition
 from cluster.records import BreakerRecord
 
 BreakerState = Literal["closed", "open", "reducing"]
-BreakerTrigger = Literal["trip", "cooldown_elapsed", "reset", "day_rollover"]
+BreakerTrigger = Literal["trip", "cooldown_elapsed", "reset", "day_rollover", "new_day"]
+DAILY_LOSS = "daily_loss"  # the trip rule a new trading day clears
 
 BREAKER_TRANSITIONS: dict[tuple[BreakerState, BreakerTrigger], BreakerState] = {
     ("closed", "trip"): "open",
@@ -27,6 +32,7 @@ BREAKER_TRANSITIONS: dict[tuple[BreakerState, BreakerTrigger], BreakerState] = {
     ("closed", "day_rollover"): "closed",
     ("open", "day_rollover"): "open",
     ("reducing", "day_rollover"): "reducing",
+    ("reducing", "new_day"): "closed",  # only after a daily-loss trip
 }
 
 
@@ -54,6 +60,7 @@ class CircuitBreaker:
         self.tripped_at_ns = 0
         self.reduced_size = False
         self.trading_date = trading_date
+        self.trip_rule = ""  # what tripped it: "daily_loss", "order_failures", "stale_book", "operator"
 
     def trigger(self, trigger: BreakerTrigger, by: str, reason: str, at_ns: int) -> BreakerTransition:
         """Apply one trigger through the table; raise InvalidTransition when it has no row."""
@@ -70,7 +77,8 @@ class CircuitBreaker:
             self.tripped_at_ns = at_ns
         elif trigger == "reset":
             self.reduced_size = True
-        elif trigger == "day_rollover":
+            self.trip_rule = ""
+        elif trigger in ("day_rollover", "new_day"):
             self.reduced_size = False
         if trigger != "day_rollover":
             self.reason, self.changed_by, self.changed_at_ns = reason, by, at_ns
@@ -80,7 +88,9 @@ class CircuitBreaker:
             reduced_size=self.reduced_size,
         )
 
-    def trip(self, by: str, reason: str, at_ns: int) -> BreakerTransition:
+    def trip(self, by: str, reason: str, at_ns: int, rule: str = "operator") -> BreakerTransition:
+        if self.state != "open":
+            self.trip_rule = rule
         return self.trigger("trip", by, reason, at_ns)
 
     def reset(self, by: str, reason: str, at_ns: int) -> BreakerTransition:
@@ -94,8 +104,11 @@ class CircuitBreaker:
         return None
 
     def roll_day(self, trading_date: str, at_ns: int) -> BreakerTransition:
-        """A new trading day clears the reduced size; the state itself persists."""
+        """A new trading day clears the reduced size and a daily-loss REDUCING; any other state persists."""
         self.trading_date = trading_date
+        if self.state == "reducing" and self.trip_rule == DAILY_LOSS:
+            self.trip_rule = ""
+            return self.trigger("new_day", "risk", f"trading day {trading_date}: a new daily loss budget", at_ns)
         return self.trigger("day_rollover", "risk", f"trading day {trading_date}", at_ns)
 
     @property
@@ -105,7 +118,7 @@ class CircuitBreaker:
     def to_record(self) -> BreakerRecord:
         return BreakerRecord(
             state=self.state, reason=self.reason, changed_by=self.changed_by, changed_at_ns=self.changed_at_ns,
-            reduced_size=self.reduced_size, trading_date=self.trading_date,
+            reduced_size=self.reduced_size, trading_date=self.trading_date, trip_rule=self.trip_rule,
         )
 
     @classmethod
@@ -118,4 +131,5 @@ class CircuitBreaker:
         breaker.changed_at_ns = record.changed_at_ns
         breaker.tripped_at_ns = record.changed_at_ns if record.state == "open" else 0
         breaker.reduced_size = record.reduced_size
+        breaker.trip_rule = record.trip_rule if record.state != "closed" else ""
         return breaker

@@ -1,29 +1,17 @@
 """Kill-switch liquidation: market orders that take every position to flat, outside the normal gate.
 
 Only an operator's kill calls this. The orders are reduce-only, sized from the filled position net
-of closes already pending (so a second kill sends nothing new), and registered as pending in the
-core like any approved order.
+of closes already pending (so a second kill sends nothing new for an order still working), and
+pending in the core like any approved order. The kill sets every symbol's target to flat, so a
+flatten order that is canceled or expires is sent again, and an entry still pending is closed
+once it fills. `request_ns` names the kill in its orders' ids: give each kill its own.
 """
 
 from __future__ import annotations
 
 from actors.risk.core import RiskCore
-from cluster.ids import correlation_id
-from cluster.wire import OrderIntent, Signal
+from cluster.wire import OrderIntent
 
 
-def liquidation_intents(core: RiskCore, by: str) -> list[OrderIntent]:
-    now = core._clock()
-    intents: list[OrderIntent] = []
-    for symbol in sorted(core.portfolio.open_symbols()):
-        held = core.portfolio.position(symbol)
-        is_buy = held < 0
-        pending_close = (core._pending_buy if is_buy else core._pending_sell).get(symbol, 0)
-        remaining = abs(held) - pending_close
-        if remaining <= 0:
-            continue
-        last = core.portfolio.last_price(symbol) or 0
-        signal = Signal(symbol=symbol, ts_ns=now, group="operator", batch=0, target=0, strength=0.0,
-                        price=float(last), model_version=f"kill:{by}", correlation_id=correlation_id(symbol, now))
-        intents.append(core._approve(signal, is_buy, remaining, True, now).intent)
-    return intents
+def liquidation_intents(core: RiskCore, by: str, request_ns: int | None = None) -> list[OrderIntent]:
+    return core.liquidate(by, request_ns)

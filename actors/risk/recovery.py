@@ -141,7 +141,7 @@ def restore_breaker(core: RiskCore, repo: Repository) -> BreakerRecord | None:
     record = repo.load_breaker()
     if record is None or record.state == "closed":
         return None
-    core.breaker = type(core.breaker).from_record(record, core.breaker.cooldown_ns)
+    core.restore_breaker(record)
     return record
 
 

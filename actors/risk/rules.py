@@ -7,11 +7,13 @@ Amounts are Decimal; the caller passes the state *after* the order would fill, w
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import ROUND_FLOOR, Decimal
 
 import msgspec
 
 ONE = Decimal(1)
+MINUTE_NS = 60_000_000_000
 
 
 class Rejection(msgspec.Struct, frozen=True):
@@ -84,3 +86,19 @@ def whole_shares_within(budget: Decimal, price: Decimal) -> Decimal:
     while qty > 0 and qty * price > budget:  # the division may have rounded up in its last digit
         qty -= ONE
     return qty
+
+
+class OrderTimes:
+    """Approval times of the last minute, for the order-rate limit."""
+
+    def __init__(self) -> None:
+        self._times: deque[int] = deque()
+
+    def add(self, now: int) -> None:
+        self._times.append(now)
+
+    def last_minute(self, now: int) -> int:
+        times = self._times
+        while times and times[0] <= now - MINUTE_NS:
+            times.popleft()
+        return len(times)

@@ -236,15 +236,17 @@ def test_on_broker_updates_when_fill_arrives_after_cancel_then_fill_is_booked_an
     assert core.stats()["fills"] == 1
 
 
-def test_on_broker_updates_when_order_is_unknown_then_error_event() -> None:
+def test_on_broker_updates_when_order_is_unknown_then_adopted_with_a_warning() -> None:
     core = _core()
     stranger = OrderUpdate(
         client_order_id="not-ours", broker_order_id="x", symbol="SPY", side="buy", status="new",
         qty=Decimal(1), filled_qty=Decimal(0), ts_ns=T0,
     )
-    assert core.on_broker_updates([stranger]) == []
-    assert [e.event_type for e in core.take_errors()] == ["unknown_order_update"]
-    assert core.stats()["unknown_orders"] == 1
+    assert core.on_broker_updates([stranger]) == [stranger]
+    assert [(e.event_type, e.severity) for e in core.take_errors()] == [("adopted_broker_order", "warning")]
+    assert core.stats()["adopted_orders"] == 1
+    assert core.order_status("not-ours") == "new"
+    assert core.on_broker_updates([stranger]) == []  # the same report again is a repeat
 
 
 def test_submit_when_broker_refuses_then_rejected_update_recorded_and_counted() -> None:

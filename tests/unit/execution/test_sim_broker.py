@@ -237,6 +237,24 @@ def test_submit_when_limit_order_has_no_price_then_rejected_with_reason() -> Non
     assert broker.open_orders() == []
 
 
+def test_replace_when_order_partly_filled_then_old_replaced_and_new_order_works_the_rest(trade_bars: BarsFn) -> None:
+    broker = SimBroker()
+    start = iso_to_ns("2013-10-07T13:30:00Z")
+    broker.submit(make_intent("old", "SPY", "buy", 10, start))
+    updates = broker.replace("old", "new-id")
+    assert [(u.client_order_id, u.status, u.qty) for u in updates] == [("old", "replaced", 10), ("new-id", "new", 10)]
+    fills = broker.on_market(trade_bars("SPY", "2013-10-07T13:31:00Z", "2013-10-07T13:31:00Z"))
+    assert [(u.client_order_id, u.status) for u in fills] == [("new-id", "filled")]
+    assert broker.replace("old", "again") == [] and broker.replace("new-id", "again") == []
+
+
+def test_submit_when_client_order_id_longer_than_48_then_rejected_like_alpaca() -> None:
+    broker = SimBroker()
+    assert broker.submit(make_intent("x" * 48, "SPY", "buy", 10, ts_ns=1))[0].status == "new"
+    refused = broker.submit(make_intent("y" * 49, "SPY", "buy", 10, ts_ns=1))[0]
+    assert refused.status == "rejected" and "48" in refused.reason
+
+
 def test_two_runs_when_inputs_are_equal_then_updates_are_identical(trade_bars: BarsFn, quotes: QuotesFn) -> None:
     def run() -> list:
         broker = SimBroker(slippage_bps=Decimal(2), commission_per_share=Decimal("0.005"))

@@ -47,9 +47,9 @@ def test_price_band_when_signal_price_is_more_than_5pct_from_last_then_rejects()
     assert rejection is not None and rejection.rule == "price_band"
 
 
-def test_order_rate_when_120_orders_in_last_minute_then_rejects() -> None:
-    assert rules.order_rate(119, LIMITS.max_orders_per_minute) is None
-    assert rules.order_rate(120, LIMITS.max_orders_per_minute) is not None
+def test_order_rate_when_200_orders_in_last_minute_then_rejects() -> None:
+    assert rules.order_rate(199, LIMITS.max_orders_per_minute) is None
+    assert rules.order_rate(200, LIMITS.max_orders_per_minute) is not None
 
 
 def test_stale_data_when_last_price_older_than_300s_then_rejects() -> None:

@@ -33,3 +33,10 @@ def test_in_regular_session_when_crypto_then_always():
     assert in_regular_session("BTC/USD", SAT_1100_NY)
     assert not in_regular_session("SPY", SAT_1100_NY)
     assert in_regular_session("SPY", MON_1100_NY)
+
+
+def test_book_is_stale_when_session_just_opened_then_silence_counts_from_the_open():
+    open_0930 = MON_1100_NY - 90 * 60 * S
+    friday_close = open_0930 - (2 * 86400 + 17 * 3600 + 1800) * S
+    assert not book_is_stale(["SPY"], {"SPY": friday_close}, open_0930 + 60 * S, 300 * S)
+    assert book_is_stale(["SPY"], {"SPY": friday_close}, open_0930 + 301 * S, 300 * S)
