@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from actors.execution.actor import ExecutionActor
@@ -25,7 +26,7 @@ from cluster.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
 from cluster.progress import StallWatch
 from cluster.settings import Settings
 from cluster.state_store import StateStore
-from cluster.storage import migrate
+from cluster.storage import make_state_store, migrate
 from cluster.summary import build_summary
 
 log = logging.getLogger("trading.supervisor")
@@ -67,11 +68,12 @@ class ReconcileResult:
 class Supervisor:
     def __init__(self, settings: Settings, address: str | None = None, state: StateStore | None = None) -> None:
         self.settings = settings
-        self.state = state  # where the desired state is written before acting (detached supervision)
+        self.state = state  # where the desired state is written before acting (else: made at start)
         self.address = address
         self.ns = settings.ray.namespace
         universe = _universe(settings)
         self.groups = plan_groups(universe, settings.signal.group_size)
+        self.schedule: list[tuple[int, list[str]]] = [(1, list(self.groups))]  # which groups answer from which batch
         self.handles: dict[str, Any] = {}
         self.info: ray_calls.ClusterInfo | None = None
         self.metrics = Metrics()
@@ -103,6 +105,8 @@ class Supervisor:
         self.metrics = Metrics()  # now inside Ray: restarts are exported from this driver process
         self._use_resources = placement.CORE_RESOURCE in ray_calls.cluster_resources()
         migrate(self.settings)
+        if self.state is None:
+            self.state = make_state_store(self.settings)
         self._save_desired()
         for name in self.desired():  # idempotent: a start retried while nodes join keeps what it made
             handle = self.handles.get(name)
@@ -118,6 +122,7 @@ class Supervisor:
         self.settings = self.settings.model_copy(update={"bus": self.settings.bus.model_copy(
             update={"host": desired.get("bus_host")})})
         self.groups = {g: list(syms) for g, syms in desired["groups"].items()}
+        self.schedule = [(int(start), list(groups)) for start, groups in desired.get("schedule", [])]
         self.generation = int(desired.get("generation", 0))
         self.feed_wanted = bool(desired.get("feed_wanted"))
         self.started_at = float(desired.get("started_at", 0.0))
@@ -134,6 +139,7 @@ class Supervisor:
         if self.state is not None:
             self.state.save_state(DESIRED_STATE_KEY, {
                 "groups": self.groups, "generation": self.generation, "feed_wanted": self.feed_wanted,
+                "schedule": [[start, groups] for start, groups in self.schedule],
                 "bus_host": self.settings.bus.host, "started_at": self.started_at})
 
     def desired(self) -> list[str]:
@@ -201,6 +207,7 @@ class Supervisor:
                     ray_calls.call(self.handles[signal_actor_name(group)], "ping", timeout_s=timeout_s)
                 ray_calls.call(risk, "set_groups", list(new), last + 1, timeout_s=timeout_s)
                 self.groups = new
+                self.schedule.append((last + 1, list(new)))
                 self._save_desired()
             finally:
                 ray_calls.call(md, "resume", timeout_s=timeout_s)
@@ -218,7 +225,7 @@ class Supervisor:
         for group in old:
             handle = self.handles.pop(signal_actor_name(group), None)
             if handle is not None:
-                _close_quietly(handle, 5)
+                _quiet(partial(ray_calls.call, handle, "close", timeout_s=5))
                 ray_calls.kill(handle)
 
     # ---- reconcile loop -------------------------------------------------------------------------
@@ -363,7 +370,7 @@ class Supervisor:
         for name in reversed(self.desired()):
             handle = self.handles.get(name)
             if handle is not None:
-                _close_quietly(handle, drain_s)
+                _quiet(partial(ray_calls.call, handle, "close", timeout_s=drain_s))
                 ray_calls.kill(handle)
         names = list(self.handles)
         self.handles.clear()
@@ -381,10 +388,6 @@ def _universe(settings: Settings) -> tuple[str, ...]:
 
         return tuple(synthetic_symbol(i) for i in range(md.synthetic_symbols))
     return settings.signal.universe
-
-
-def _close_quietly(handle: Any, timeout_s: float) -> None:
-    _quiet(lambda: ray_calls.call(handle, "close", timeout_s=timeout_s))
 
 
 def _quiet(fn: Callable[[], Any]) -> Any:

@@ -127,7 +127,7 @@ class RiskActor(ActorShell):
         snap = self.core.snapshot()
         snap.update(
             next_batch=self.next_batch, settled=self.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
-            signals_seen=self.signals_seen,
+            signals_seen=self.signals_seen, groups=self.groups_for(self.next_batch),
             rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
             bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
                  "reports": bus.stats_dict(self.reports_in.stats), "orders": bus.stats_dict(self.orders_out.stats)},
@@ -340,21 +340,29 @@ class RiskActor(ActorShell):
         if execution is None or md is None:
             self._restore_breaker()
             return
-        from actors.risk.recovery import lost_with_execution, rerun_inputs
+        from actors.risk.recovery import group_schedule, lost_with_execution, rerun_inputs, retired_groups
 
-        # Our orders XPUB was just re-bound: wait for execution to re-subscribe before deciding anything.
         if not self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=30):
-            self.log.warning("restarted risk: execution not re-subscribed after 30 s; resuming anyway")
+            self.log.warning("restarted risk: execution not re-subscribed to the new orders socket after 30 s")
+        schedule = group_schedule(self.settings)
+        if schedule:  # re-partitioned since this actor was created: the current schedule, not the ctor's
+            self.groups, self.group_schedule = schedule[0][1], schedule[1:]
+        upto = int(ray_calls.call(execution, "last_order_batch"))
         if lost_with_execution(ns):
             self._rebuild(ns)
             return
-        upto = int(ray_calls.call(execution, "last_order_batch"))
-        inputs = rerun_inputs(ns, self.groups, upto)
+        retired = retired_groups(ns, schedule, upto)  # their signals are gone: re-run marks and fills only
+        groups = sorted({g for _, gs in schedule for g in gs} - set(retired) or set(self.groups))
+        inputs = rerun_inputs(ns, groups, upto)
         for k in range(1, upto + 1):
             marks, final, signals, updates = inputs.batch(k)
-            self.orders_sent += len(self._decide(k, marks, signals))
+            decided = self._decide(k, marks, [] if retired else signals)
+            self.orders_sent += 0 if retired else len(decided)
             for u in updates:
                 self._apply_update(u, live=False)
+        if retired:  # what is pending is what the intent log holds open, not what a partial re-run approved
+            self.core.restore(self.core.portfolio.positions(), self.core.portfolio.daily_pnl_row(),
+                              self.core.breaker.to_record(), self.repo.open_intents())
         self.core.drain_events()  # recorded before the restart already
         self.next_batch = upto + 1
         self.settled = inputs.settled

@@ -13,6 +13,7 @@ from cluster import ray_calls
 from cluster.errors import DependencyDown
 from cluster.records import BreakerRecord, PositionRow, RiskEvent
 from cluster.repository import Repository
+from cluster.settings import Settings
 from cluster.wire import Bar, OrderUpdate, Signal, SignalBatch, Trade
 
 
@@ -156,3 +157,24 @@ def signals_after(namespace: str, groups: list[str], after: int) -> list[SignalB
         if actor is not None:
             out += [sb for sb in ray_calls.call(actor, "signal_history", None) if sb.batch > after]
     return out
+
+
+def group_schedule(settings: Settings) -> list[tuple[int, list[str]]]:
+    """Which groups answer from which batch, as the supervisor last wrote it (empty when unknown)."""
+    from cluster.storage import make_state_store
+
+    store = make_state_store(settings)
+    try:
+        desired = store.load_state("supervisor") or {}
+    finally:
+        store.close()
+    return [(int(start), list(groups)) for start, groups in desired.get("schedule", [])]
+
+
+def retired_groups(namespace: str, schedule: list[tuple[int, list[str]]], upto: int) -> list[str]:
+    """Groups that answered some batch <= upto and whose actors are gone (re-partitioned away): the
+    signals of those batches cannot be fetched again."""
+    from actors.signal.actor import signal_actor_name
+
+    needed = {g for start, groups in schedule if start <= upto for g in groups}
+    return sorted(g for g in needed if ray_calls.get_actor(signal_actor_name(g), namespace) is None)

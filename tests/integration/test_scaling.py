@@ -42,3 +42,30 @@ def test_scale_when_groups_change_mid_replay_then_orders_equal_an_unscaled_run(r
     # signals continued through both switches and the trading outcome is the unscaled one
     for key in ("bars", "signals", "orders", "fills", "realized_pnl", "total_pnl", "positions", "ledger_digest"):
         assert summary[key] == baseline[key], key
+
+
+def test_risk_when_killed_after_a_repartition_then_takes_the_current_groups_and_the_replay_finishes(
+        ray_cluster, tmp_path):
+    """A restarted risk actor must wait for the groups that answer now, not those it was created with."""
+    import os
+    import signal
+
+    seen: list[dict] = []
+    scale = _scale_during_replay([(30, 4)], seen)
+
+    def during(sup):
+        scale(sup)
+        while ray_calls.call(sup.handles["market_data"], "stats")["batch"] < 60:
+            time.sleep(0.02)
+        os.kill(ray_calls.actor_states("trading", ["risk"])["risk"]["pid"], signal.SIGKILL)
+
+    # Act
+    summary, stats = run_once(cluster_settings(tmp_path, market_data=PACED_DAY), during=during, timeout_s=180)
+    # Assert: the run finished after the restart, with every order in the intent log once
+    assert stats["risk"]["restarted"] is True and stats["risk"]["done"] is True
+    assert sorted(stats["risk"]["groups"]) == sorted(seen[0]["to_groups"])
+    from sqlalchemy import create_engine, text
+
+    with create_engine(f"sqlite:///{tmp_path}/trading.db").connect() as conn:
+        total, distinct = conn.execute(text("select count(*), count(distinct client_order_id) from order_intents")).one()
+    assert total == distinct
