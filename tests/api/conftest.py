@@ -32,8 +32,8 @@ def start_server(plane: FakeControlPlane, audit_log: AuditLog,
                  clock: StepClock) -> Iterator[Callable[..., ApiServer]]:
     servers: list[ApiServer] = []
 
-    def start(token: str | None = TOKEN, plane_override: object | None = None) -> ApiServer:
-        settings = ControlApiSettings(host="127.0.0.1", token=SecretStr(token) if token else None)
+    def start(token: str = TOKEN, plane_override: object | None = None) -> ApiServer:
+        settings = ControlApiSettings(host="127.0.0.1", token=SecretStr(token))
         server = ApiServer(plane_override or plane, settings, audit_log, port=0, clock_ns=clock)  # type: ignore[arg-type]
         server.start()
         servers.append(server)
@@ -48,9 +48,3 @@ def start_server(plane: FakeControlPlane, audit_log: AuditLog,
 def server(start_server: Callable[..., ApiServer]) -> ApiServer:
     """A server that requires TOKEN."""
     return start_server()
-
-
-@pytest.fixture
-def open_server(start_server: Callable[..., ApiServer]) -> ApiServer:
-    """A loopback server without a token."""
-    return start_server(token=None)
