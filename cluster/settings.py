@@ -103,6 +103,8 @@ class BusSettings(_Section):
         "block", description="replay blocks (lossless); live feeds may drop, and count every drop"
     )
     window_batches: int = Field(4, ge=1, description="batches in flight before the feed waits for settlement")
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="ZeroMQ MAXMSGSIZE of every bus "
+                                   "socket: a peer sending a larger message is disconnected")
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> BusSettings:
