@@ -130,13 +130,20 @@ def resolve_auth_token(ray: RaySettings, environ: Mapping[str, str], home: Path)
                       f"token file, or run where the cluster wrote {path} (ray get-auth-token)")
 
 
+DATABASE_URL_ENV = "TRADING_DATABASE__URL"
+
+
 def retrain_args(settings: Settings, args: Sequence[str]) -> list[str]:
     """Training arguments, completed so the job registers into the cluster's own registry."""
     from cluster.storage import database_url
+    from models.jobs import has_password, secret_ref
 
     out = list(args)
     if "--registry-url" not in out:
-        out += ["--registry-url", database_url(settings)]
+        url = database_url(settings)
+        # A password must not reach the job's entrypoint (the dashboard shows it): the job reads the
+        # URL from the cluster's own environment instead.
+        out += ["--registry-url", secret_ref(DATABASE_URL_ENV) if has_password(url) else url]
     if "--model-dir" not in out:
         out += ["--model-dir", str(settings.resolve(settings.signal.model_dir))]
     if "--no-progress" not in out:
