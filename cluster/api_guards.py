@@ -1,7 +1,8 @@
 """What every control API request passes before a handler sees it, and how its body is read.
 
 * Host must name this server (loopback names, the configured host, the address the request
-  arrived on, or control_api.allowed_hosts) with its port: a DNS-rebinding page cannot reach it.
+  arrived on, or control_api.allowed_hosts): a DNS-rebinding page, whose Host is its own
+  domain, cannot reach it.
 * Origin, when present, must be this server's own origin; "null" and any other site are refused,
   so a web page the operator opens cannot drive the API with a simple (preflight-free) request.
 * Every route but the public ones needs the bearer token (compared in constant time).
@@ -41,37 +42,42 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def allowed_host_values(settings: ControlApiSettings, local_address: str | None, port: int) -> frozenset[str]:
-    """Every Host header value this server answers to (lower case, 'name:port' or an allowed exact value)."""
+def host_name(host_header: str) -> str:
+    """The name part of a Host header ('[::1]:8180' -> '[::1]', 'example:80' -> 'example'), lower case."""
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        return value.split("]", 1)[0] + "]"
+    name, _, port = value.rpartition(":")
+    return name if name and port.isdigit() else value
+
+
+def allowed_host_names(settings: ControlApiSettings, local_address: str | None) -> frozenset[str]:
+    """Names (without port) a Host header may carry: loopback, the bound host, the address the
+    request arrived on, and control_api.allowed_hosts. None of them can be rebound by a foreign
+    DNS name, so any port is fine (a port-forward may use another one)."""
     names = set(LOOPBACK_NAMES)
     if not is_wildcard_host(settings.host):
         names.add(_url_host(settings.host))
     if local_address:
         names.add(_url_host(local_address.split("%")[0]))
-    values = {f"{name}:{port}" for name in names}
-    for extra in settings.allowed_hosts:
-        values.add(extra.strip().lower())
-        if not extra.rsplit(":", 1)[-1].isdigit() or extra.endswith("]"):
-            values.add(f"{_url_host(extra)}:{port}")
-    return frozenset(values)
+    names.update(host_name(_url_host(extra) if extra.count(":") > 1 else extra) for extra in settings.allowed_hosts)
+    return frozenset(names)
 
 
-def _local_socket(request: web.Request) -> tuple[str | None, int]:
+def _local_address(request: web.Request) -> str | None:
     sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
-    if isinstance(sockname, tuple) and len(sockname) >= 2:
-        return str(sockname[0]), int(sockname[1])
-    return None, 0
+    if isinstance(sockname, tuple) and sockname:
+        return str(sockname[0])
+    return None
 
 
 def host_and_origin_guard(settings: ControlApiSettings) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        host = request.headers.get("Host")
-        if host is not None:
-            address, port = _local_socket(request)
-            if host.strip().lower() not in allowed_host_values(settings, address, port):
-                raise Forbidden(text=f"Host {_shown(host)} is not a name of this server "
-                                     "(add it to control_api.allowed_hosts if it should be)")
+        host = request.headers.get("Host", "")
+        if host_name(host) not in allowed_host_names(settings, _local_address(request)):
+            raise Forbidden(text=f"Host {_shown(host)} is not a name of this server "
+                                 "(add it to control_api.allowed_hosts if it should be)")
         origin = request.headers.get("Origin")
         if origin is not None and not _same_origin(origin, host):
             raise Forbidden(text=f"cross-origin request from {_shown(origin)} refused")
@@ -80,9 +86,7 @@ def host_and_origin_guard(settings: ControlApiSettings) -> Middleware:
     return check
 
 
-def _same_origin(origin: str, host: str | None) -> bool:
-    if host is None:
-        return False
+def _same_origin(origin: str, host: str) -> bool:
     origin = origin.strip().lower()
     host = host.strip().lower()
     return origin in (f"http://{host}", f"https://{host}")

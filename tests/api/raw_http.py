@@ -45,7 +45,7 @@ def send_raw(port: int, request: bytes, timeout_s: float = 10.0) -> RawReply:
 def request_bytes(method: str, path: str, port: int, *, headers: dict[str, bytes] | None = None,
                   body: bytes = b"", host: bytes | None = None) -> bytes:
     """An HTTP/1.1 request with Connection: close and a correct Content-Length."""
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + (host or f"127.0.0.1:{port}".encode()),
+    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + (f"127.0.0.1:{port}".encode() if host is None else host),
              b"Connection: close", b"Content-Length: " + str(len(body)).encode()]
     for name, value in (headers or {}).items():
         lines.append(name.encode() + b": " + value)
