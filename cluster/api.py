@@ -51,7 +51,7 @@ from cluster.control import (
 )
 from cluster.errors import ConfigError, DependencyDown
 from cluster.records import AuditRecord
-from cluster.settings import ControlApiSettings
+from cluster.settings import ControlApiSettings, is_wildcard_host
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,8 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        host = self._settings.host
+        """Where a client on this machine reaches the server (loopback when bound to every interface)."""
+        host = "127.0.0.1" if is_wildcard_host(self._settings.host) else self._settings.host.strip()
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}"
 

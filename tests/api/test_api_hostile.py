@@ -222,3 +222,11 @@ def test_post_when_operator_header_ends_in_a_newline_then_400(server: ApiServer,
                                                          "X-Operator": b"alice\xc2\x85"}))
     assert reply.status == 400
     assert plane.calls == []
+
+
+def test_url_when_bound_to_every_interface_then_clients_are_pointed_at_loopback(
+        plane: FakeControlPlane, audit_log: AuditLog) -> None:
+    settings = ControlApiSettings(host="0.0.0.0", token=SecretStr(TOKEN))
+    with ApiServer(plane, settings, audit_log, port=0) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert call(server.url, "GET", "/status", token=TOKEN).status == 200
