@@ -22,7 +22,7 @@ from typing import Any
 
 from cluster import ray_calls
 from cluster.errors import ConfigError
-from cluster.settings import RaySettings, Settings
+from cluster.settings import RaySettings, Settings, is_wildcard_host
 from models.registry import DEFAULT_PROMOTION_MARGIN, ModelRecord, registry_from_settings
 
 SIGNAL_PREFIX = "signal-"
@@ -114,7 +114,8 @@ def dashboard_url(ray: RaySettings, address: str | None = None) -> str:
         return address if "://" in address else f"http://{address}"
     if not ray.include_dashboard:
         raise ConfigError("ray.include_dashboard is false: Ray Jobs need the dashboard; pass --address of one")
-    return f"http://{ray.dashboard_host}:{ray.dashboard_port}"
+    host = "127.0.0.1" if is_wildcard_host(ray.dashboard_host) else ray.dashboard_host.strip()
+    return f"http://{f'[{host}]' if ':' in host else host}:{ray.dashboard_port}"
 
 
 def resolve_auth_token(ray: RaySettings, environ: Mapping[str, str], home: Path) -> str | None:

@@ -128,3 +128,12 @@ def test_alpaca_client_config_when_a_remote_url_is_not_tls_then_config_error(
 def test_alpaca_client_config_when_loopback_simulator_then_plain_http_is_fine() -> None:
     config = AlpacaClientConfig("http://127.0.0.1:8190", "AKID", "secret")
     assert config.trade_stream_url == "ws://127.0.0.1:8190/stream"
+
+
+@pytest.mark.parametrize(("host", "url"), [("0.0.0.0", "http://127.0.0.1:8265"), ("::", "http://127.0.0.1:8265"),
+                                           ("::1", "http://[::1]:8265"), ("127.0.0.1", "http://127.0.0.1:8265")])
+def test_dashboard_url_when_dashboard_binds_a_wildcard_then_jobs_go_to_loopback(host: str, url: str) -> None:
+    from cluster.models_control import dashboard_url
+
+    ray = load_settings().ray.model_copy(update={"dashboard_host": host, "dashboard_port": 8265})
+    assert dashboard_url(ray) == url
