@@ -204,23 +204,23 @@ def test_bus_when_bound_on_a_wildcard_without_an_address_to_advertise_then_confi
 
 
 def test_subscriber_when_a_string_is_invalid_utf8_then_counts_a_bad_message_and_returns_the_good_ones(ctx):
-    # Arrange: inproc delivers at send time, so one recv() call sees all three envelopes
-    addr = "inproc://bad-utf8"
-    pub = Publisher(ctx, addr, source="md", bind=True)
-    sub = Subscriber(ctx, addr, topics=[channel_prefix("md")], bind=False)
-    assert pub.wait_for_subscribers(channel_prefix("md"), 1, timeout_s=5)
+    # Arrange: a raw peer on inproc (delivered at send time), so one recv() call sees all three envelopes
+    peer = ctx.socket(zmq.XPUB)
+    peer.bind("inproc://bad-utf8")
+    sub = Subscriber(ctx, "inproc://bad-utf8", topics=[channel_prefix("md")], bind=False)
+    assert peer.poll(5000) and peer.recv()  # the subscription has arrived
     t = topic("md", "SPY")
-    bad = encode(Envelope("md", pub.session, 99, [_bar()])).replace(b"\xa3SPY", b"\xa3\xff\xfe\xfd")
-    pub.send(t, [_bar(ts=1)])
-    pub.sock.send_multipart((t, bad))
-    pub.send(t, [_bar(ts=2)])
+    bad = encode(Envelope("md", 7, 2, [_bar()])).replace(b"\xa3SPY", b"\xa3\xff\xfe\xfd")
+    peer.send_multipart((t, encode(Envelope("md", 7, 1, [_bar(ts=1)]))))
+    peer.send_multipart((t, bad))
+    peer.send_multipart((t, encode(Envelope("md", 7, 3, [_bar(ts=2)]))))
     # Act
     got = sub.recv(timeout_ms=5000)
     # Assert
     assert [env.items[0].ts_ns for _, env in got] == [1, 2]
     assert sub.stats.bad_messages == 1
     assert "UnicodeDecodeError" in sub.stats.last_errors[0]
-    pub.close()
+    peer.close(linger=0)
     sub.close()
 
 
