@@ -65,6 +65,8 @@ PLANE_THREADS = 4
 
 class PlaneTimeout(DependencyDown):
     """The plane did not answer in time; an action may still complete afterwards."""
+
+
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
