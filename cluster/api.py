@@ -13,18 +13,26 @@ import contextlib
 import dataclasses
 import errno
 import functools
-import hmac
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from cluster.api_guards import (
+    PRINCIPAL,
+    PUBLIC_PATHS,
+    Handler,
+    bearer_auth,
+    decode_json_body,
+    host_and_origin_guard,
+    json_bodies_only,
+)
 from cluster.api_openapi import openapi_document
 from cluster.control import (
     DEFAULT_TIMEOUTS,
@@ -41,25 +49,26 @@ from cluster.control import (
     parse_limit,
     parse_order_status,
 )
-from cluster.errors import BadInput, ConfigError, DependencyDown
+from cluster.errors import ConfigError, DependencyDown
 from cluster.records import AuditRecord
-from cluster.settings import ControlApiSettings
+from cluster.settings import ControlApiSettings, is_wildcard_host
 
 logger = logging.getLogger(__name__)
 
 AuditSink = Callable[[AuditRecord], None]
 ClockNs = Callable[[], int]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["PUBLIC_PATHS", "ApiServer", "PlaneTimeout", "create_app"]
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 MAX_BODY_BYTES = 64 * 1024
 PLANE_THREADS = 4
 
 
 class PlaneTimeout(DependencyDown):
     """The plane did not answer in time; an action may still complete afterwards."""
-_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -99,26 +108,9 @@ def _http_message(request: web.Request, exc: web.HTTPException, headers: dict[st
         return f"no endpoint {request.path}; GET /openapi.json lists them"
     if exc.status == 405:
         return f"{request.method} is not allowed on {request.path}; allowed: {headers.get('Allow', '')}"
-    if exc.status == 401 and exc.text:
+    if exc.status in (401, 403, 415) and exc.text:
         return exc.text
     return exc.reason
-
-
-def _bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    expected = token.encode()
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in PUBLIC_PATHS:
-            header = request.headers.get("Authorization", "")
-            scheme, _, presented = header.partition(" ")
-            if scheme.lower() != "bearer" or not presented:
-                raise web.HTTPUnauthorized(text="missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-            if not hmac.compare_digest(presented.strip().encode(), expected):
-                raise web.HTTPUnauthorized(text="invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return check
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -127,13 +119,12 @@ def _bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.S
 class _Endpoints:
     """One instance per app: the plane, the audit sink, the clock and the thread pool."""
 
-    def __init__(self, plane: ControlPlane, audit: AuditSink, clock_ns: ClockNs, authenticated: bool,
+    def __init__(self, plane: ControlPlane, audit: AuditSink, clock_ns: ClockNs,
                  executor: ThreadPoolExecutor, timeouts: PlaneTimeouts) -> None:
         self._timeouts = timeouts
         self._plane = plane
         self._audit = audit
         self._clock_ns = clock_ns
-        self._authenticated = authenticated
         self._executor = executor
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any, timeout_s: float | None = None,
@@ -205,10 +196,10 @@ class _Endpoints:
     async def _act(self, request: web.Request, action: str, parse: Callable[[object], Any],
                    invoke: Callable[[Any, str], dict[str, Any]]) -> web.Response:
         """Validate, audit 'requested', call the plane, audit 'ok'/'error'/'timeout'. No audit, no action."""
-        caller = Caller.identify(request.headers.get("X-Operator"), self._authenticated, request.remote)
-        parsed = parse(await _read_json(request))
+        caller = Caller.identify(request.headers.get("X-Operator"), request.get(PRINCIPAL), request.remote)
+        parsed = parse(decode_json_body(await request.read()))
         request_id = uuid.uuid4().hex
-        base = {"peer": caller.peer, "request_id": request_id}
+        base = {"peer": caller.peer, "request_id": request_id, "claimed_operator": caller.claimed}
         arguments = {k: v for k, v in dataclasses.asdict(parsed).items() if k != "reason"}
         await self._blocking(self._audit, self._record(action, caller, parsed.reason,
                                                        {**base, "outcome": "requested", "arguments": arguments}))
@@ -226,7 +217,7 @@ class _Endpoints:
         return _json(result)
 
     def _record(self, action: str, caller: Caller, reason: str, details: dict[str, Any]) -> AuditRecord:
-        return AuditRecord(action=action, caller=caller.name, reason=reason, occurred_at_ns=self._clock_ns(),
+        return AuditRecord(action=action, caller=caller.principal, reason=reason, occurred_at_ns=self._clock_ns(),
                            details=details)
 
     async def _audit_outcome(self, record: AuditRecord) -> None:
@@ -235,16 +226,6 @@ class _Endpoints:
             await self._blocking(self._audit, record)
         except Exception:
             logger.exception("could not write the outcome audit record of %s", record.action)
-
-
-async def _read_json(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        raise BadInput("request body must be a JSON object")
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise BadInput(f"request body is not valid JSON: {exc}") from None
 
 
 ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -267,14 +248,18 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 
 def create_app(plane: ControlPlane, settings: ControlApiSettings, audit: AuditSink,
                clock_ns: ClockNs = time.time_ns, timeouts: PlaneTimeouts = DEFAULT_TIMEOUTS) -> web.Application:
-    """The aiohttp application; host it with ApiServer or any aiohttp runner."""
+    """The aiohttp application; host it with ApiServer or any aiohttp runner.
+
+    A token is required, on loopback too (cluster.api_token.with_token supplies a stored one)."""
     ensure_safe_bind(settings)
-    middlewares: list[Any] = [_errors_as_json]
-    if settings.token is not None:
-        middlewares.append(_bearer_auth(settings.token.get_secret_value()))
+    if settings.token is None or not settings.token.get_secret_value().strip():
+        raise ConfigError("the control API needs a token: set TRADING_CONTROL_API__TOKEN, or serve it "
+                          "through cluster.api_host, which keeps one in <state_dir>/control_api.token")
+    middlewares: list[Any] = [_errors_as_json, host_and_origin_guard(settings),
+                              bearer_auth(settings.token.get_secret_value().strip()), json_bodies_only]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     executor = ThreadPoolExecutor(max_workers=PLANE_THREADS, thread_name_prefix="control-plane")
-    endpoints = _Endpoints(plane, audit, clock_ns, settings.token is not None, executor, timeouts)
+    endpoints = _Endpoints(plane, audit, clock_ns, executor, timeouts)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(endpoints, name))
 
@@ -315,7 +300,8 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        host = self._settings.host
+        """Where a client on this machine reaches the server (loopback when bound to every interface)."""
+        host = "127.0.0.1" if is_wildcard_host(self._settings.host) else self._settings.host.strip()
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}"
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cluster.api import ApiServer
+from cluster.api_token import with_token
 from cluster.control_plane import SupervisorControlPlane
 from cluster.settings import Settings
 from cluster.storage import make_repository
@@ -17,9 +18,12 @@ log = logging.getLogger("trading.api")
 
 @contextmanager
 def control_api(sup: Supervisor, settings: Settings, port: int | None = None) -> Iterator[ApiServer]:
-    """Serve the control API while the block runs; every action is audited in the database."""
+    """Serve the control API while the block runs; every action is audited in the database.
+
+    Without a configured token one is kept in <state_dir>/control_api.token (0600) for the CLI."""
+    control = with_token(settings.control_api, settings.resolve(settings.state_dir))
     repo = make_repository(settings, "control")
-    server = ApiServer(SupervisorControlPlane(sup, settings), settings.control_api, repo.record_audit, port=port)
+    server = ApiServer(SupervisorControlPlane(sup, settings), control, repo.record_audit, port=port)
     server.start()
     log.info("control API on %s", server.url)
     try:

@@ -22,13 +22,13 @@ from cluster.control import (
 
 _REF = "#/components/schemas/"
 _REASON = {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS,
-           "description": "why the operator acts; stored in the audit log"}
+           "description": "why the operator acts; stored in the audit log (no control or bidi characters)"}
 _ROW = {"type": "object", "additionalProperties": True}
 _ROWS = {"type": "array", "items": _ROW}
 _LIMIT = {"name": "limit", "in": "query", "required": False,
           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT}}
 _OPERATOR = {"name": "X-Operator", "in": "header", "required": False,
-             "description": "who acts, for the audit log; defaults to 'token' or 'anonymous'",
+             "description": "who claims to act; recorded as a claim next to the authenticated principal",
              "schema": {"type": "string", "pattern": OPERATOR_PATTERN.pattern}}
 
 _SCHEMAS: dict[str, Any] = {
@@ -71,7 +71,9 @@ def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 _COMMON_ERRORS = {
+    "400": _error("malformed request: header, query or body (named in the message)"),
     "401": _error("missing or wrong bearer token"),
+    "403": _error("Host is not a name of this server, or the request comes from another origin"),
     "409": _error("not allowed in the cluster's current state"),
     "500": _error("unexpected error; details are in the cluster log"),
     "503": _error("the cluster or a dependency cannot be reached, or did not answer in time"),
@@ -82,7 +84,6 @@ def _read(summary: str, schema: dict[str, Any], params: list[dict[str, Any]] | N
     op: dict[str, Any] = {"summary": summary, "responses": {"200": _ok(schema), **_COMMON_ERRORS}}
     if params:
         op["parameters"] = params
-        op["responses"]["400"] = _error("invalid query parameter (named in the message)")
     return op
 
 
@@ -92,8 +93,9 @@ def _action(summary: str, body: str) -> dict[str, Any]:
         "description": "Audited before the cluster is asked, and again with the outcome.",
         "parameters": [_OPERATOR],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": _REF + body}}}},
-        "responses": {"200": _ok({"$ref": _REF + "ActionResult"}),
-                      "400": _error("invalid JSON or field (named in the message)"), **_COMMON_ERRORS},
+        "responses": {"200": _ok({"$ref": _REF + "ActionResult"}), **_COMMON_ERRORS,
+                      "400": _error("invalid JSON, field or header (named in the message)"),
+                      "415": _error("the body is not declared as application/json")},
     }
 
 

@@ -36,6 +36,8 @@ SIGNALS = "sig"
 ORDERS = "ord"
 REPORTS = "rep"
 CONTROL = "~ctl"  # name of each channel's broadcast topic (batch punctuation and similar)
+# ZeroMQ drops (and disconnects) a peer whose message is larger: no peer can make us buffer gigabytes.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def topic(channel: str, name: str) -> bytes:
@@ -96,6 +98,7 @@ class Publisher:
         send_timeout_ms: int = -1,
         fan_in: bool = False,
         advertise: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         """fan_in=True makes a PUSH socket (many senders, one receiver) instead of an XPUB.
 
@@ -109,6 +112,7 @@ class Publisher:
         self._subscriptions: dict[bytes, int] = {}
         sock = ctx.socket(zmq.PUSH if fan_in else zmq.XPUB)
         sock.setsockopt(zmq.SNDHWM, hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)  # bounds the subscription frames it reads
         if not fan_in:
             sock.setsockopt(zmq.XPUB_NODROP, 1)
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # see every (un)subscribe, duplicates included
@@ -195,10 +199,12 @@ class Subscriber:
         hwm: int = 10_000,
         fan_in: bool = False,
         advertise: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         """fan_in=True makes a PULL socket (the receiving end of a PUSH channel; topics unused)."""
         sock = ctx.socket(zmq.PULL if fan_in else zmq.SUB)
         sock.setsockopt(zmq.RCVHWM, hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         sock.setsockopt(zmq.LINGER, 0)
         if not fan_in:
             for t in topics:
@@ -225,7 +231,10 @@ class Subscriber:
         self.sock.setsockopt(zmq.UNSUBSCRIBE, t)
 
     def recv(self, timeout_ms: int = 0, max_envelopes: int = 1000) -> list[tuple[bytes, Envelope]]:
-        """Envelopes received within the timeout, in arrival order; duplicates are filtered out."""
+        """Envelopes received within the timeout, in arrival order; duplicates are filtered out.
+
+        A payload that cannot be used is counted in stats.bad_messages and never raised: the good
+        envelopes read in the same call are still returned."""
         out: list[tuple[bytes, Envelope]] = []
         if not self.sock.poll(timeout_ms, zmq.POLLIN):
             return out
@@ -247,7 +256,10 @@ class Subscriber:
         try:
             env = decode(payload)
         except WireError as exc:
-            self._bad(f"topic {t!r}: {exc}")
+            self._bad(f"topic {t[:64]!r}: {exc}")
+            return None
+        except Exception as exc:  # anything else a hostile payload provokes in the decoder
+            self._bad(f"topic {t[:64]!r}: undecodable payload ({type(exc).__name__}: {str(exc)[:200]})")
             return None
         key = (env.source, t)
         last = self._last.get(key)

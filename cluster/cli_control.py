@@ -27,7 +27,6 @@ EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 3
 TOKEN_ENV = "TRADING_CONTROL_API__TOKEN"
 REQUEST_TIMEOUT_S = 15.0
-_WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 class CliFailure(Exception):
@@ -86,7 +85,8 @@ def _refusal(method: str, path: str, exc: urllib.error.HTTPError) -> CliFailure:
     except (ValueError, KeyError, TypeError):
         message = exc.reason
     if exc.code == 401:
-        message = f"{message}; pass --token or set {TOKEN_ENV}"
+        message = (f"{message}; pass --token, set {TOKEN_ENV}, or run where the cluster keeps "
+                   "<state_dir>/control_api.token")
     verb = "failed" if exc.code >= 500 else "refused"
     code = EXIT_UNAVAILABLE if exc.code >= 500 else EXIT_REFUSED
     return CliFailure(f"control API {verb} {method} {path.split('?')[0]} (HTTP {exc.code}): {message}", code)
@@ -95,26 +95,40 @@ def _refusal(method: str, path: str, exc: urllib.error.HTTPError) -> CliFailure:
 # --- connection defaults ------------------------------------------------------------------------
 
 
-def _control_settings() -> Any:
+def _settings() -> Any:
     from cluster.settings import settings
 
     try:
-        return settings().control_api
+        return settings()
     except ConfigError as exc:
         raise CliFailure(str(exc), EXIT_REFUSED) from None
 
 
+def _stored_token(tree: Any) -> str | None:
+    from cluster.api_token import read_token, token_path
+
+    try:
+        token = read_token(token_path(tree.resolve(tree.state_dir)))
+    except ConfigError as exc:
+        raise CliFailure(str(exc), EXIT_REFUSED) from None
+    return None if token is None else token.get_secret_value()
+
+
 def client_from_args(args: argparse.Namespace) -> ControlClient:
-    """--api/--token/--operator, else the settings tree (config/*.toml, then TRADING_* env)."""
+    """--api/--token/--operator, else the settings tree (config/*.toml, then TRADING_* env), else the
+    token the running cluster keeps in <state_dir>/control_api.token."""
+    from cluster.settings import is_wildcard_host
+
     api = args.api
     token = args.token
     if api is None or token is None:
-        control = _control_settings()
+        tree = _settings()
+        control = tree.control_api
         if api is None:
-            host = "127.0.0.1" if control.host in _WILDCARD_HOSTS else control.host
+            host = "127.0.0.1" if is_wildcard_host(control.host) else control.host.strip()
             api = f"http://{f'[{host}]' if ':' in host else host}:{control.port}"
-        if token is None and control.token is not None:
-            token = control.token.get_secret_value()
+        if token is None:
+            token = control.token.get_secret_value() if control.token is not None else _stored_token(tree)
     return ControlClient(api, token=token or None, operator=args.operator)
 
 

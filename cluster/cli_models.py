@@ -4,7 +4,8 @@
 
 is the same as `ray job submit --address http://127.0.0.1:8265 -- python -m models.train TRAIN ARGS
 --registry-url <database> --model-dir <model_dir> --no-progress`, with the auth token chosen from
-settings.ray.auth_mode. The new version is registered as a candidate; promote it with
+settings.ray.auth_mode. A database URL with a password is passed as `env:TRADING_DATABASE__URL`:
+the job reads it from the cluster's environment, and neither the job nor this command shows it. The new version is registered as a candidate; promote it with
 `trading-cluster models promote VERSION`.
 """
 

@@ -9,6 +9,7 @@ refused with a message naming it before anything is audited or changed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -23,6 +24,8 @@ DEFAULT_LIST_LIMIT = 100
 OPERATOR_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9._:+-]{1,128}$")
 ORDER_STATUS_PATTERN = re.compile(r"^[a-z_]{1,32}$")
+# Characters that reorder or hide text when an audit row is displayed (Trojan Source and friends).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @runtime_checkable
@@ -94,6 +97,10 @@ def _reason(body: dict[str, Any]) -> str:
         raise BadInput("field 'reason' must not be empty")
     if len(value) > MAX_REASON_CHARS:
         raise BadInput(f"field 'reason' must be at most {MAX_REASON_CHARS} characters, got {len(value)}")
+    for position, char in enumerate(value):
+        if char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+            raise BadInput(f"field 'reason' must not contain control or bidi characters "
+                           f"(U+{ord(char):04X} at {position})")
     return value
 
 
@@ -153,7 +160,7 @@ class PromoteRequest:
     def parse(cls, body: object) -> Self:
         obj = _as_object(body, frozenset({"version", "reason"}))
         version = obj.get("version")
-        if not isinstance(version, str) or not VERSION_PATTERN.match(version):
+        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
             raise BadInput(f"field 'version' is required and must match {VERSION_PATTERN.pattern}")
         return cls(version=version, reason=_reason(obj))
 
@@ -178,7 +185,7 @@ def parse_order_status(raw: str | None) -> str | None:
     """?status= as a lower-case order status word; the plane decides which words it knows."""
     if raw is None or raw == "":
         return None
-    if not ORDER_STATUS_PATTERN.match(raw):
+    if not ORDER_STATUS_PATTERN.fullmatch(raw):
         raise BadInput(f"query parameter 'status' must match {ORDER_STATUS_PATTERN.pattern}")
     return raw
 
@@ -188,20 +195,25 @@ def parse_order_status(raw: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asked: the X-Operator name (else 'token' or 'anonymous') and the peer address."""
+    """Who asked: the authenticated principal, the name claimed in X-Operator (if any), the peer.
 
-    name: str
+    Only `principal` is proven; `claimed` is whatever the caller wrote and is recorded as a claim.
+    """
+
+    principal: str
+    claimed: str | None
     peer: str
 
+    @property
+    def name(self) -> str:
+        """The name actions are done 'by': the claimed operator, else the principal."""
+        return self.claimed or self.principal
+
     @classmethod
-    def identify(cls, operator_header: str | None, authenticated: bool, peer: str | None) -> Self:
-        if operator_header is not None:
-            if not OPERATOR_PATTERN.match(operator_header):
-                raise BadInput(f"header 'X-Operator' must match {OPERATOR_PATTERN.pattern}")
-            name = operator_header
-        else:
-            name = "token" if authenticated else "anonymous"
-        return cls(name=name, peer=peer or "unknown")
+    def identify(cls, operator_header: str | None, principal: str | None, peer: str | None) -> Self:
+        if operator_header is not None and not OPERATOR_PATTERN.fullmatch(operator_header):
+            raise BadInput(f"header 'X-Operator' must match {OPERATOR_PATTERN.pattern}")
+        return cls(principal=principal or "anonymous", claimed=operator_header, peer=peer or "unknown")
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from cluster import ray_calls
 from cluster.errors import ConfigError
-from cluster.settings import RaySettings, Settings
+from cluster.settings import RaySettings, Settings, is_wildcard_host
 from models.registry import DEFAULT_PROMOTION_MARGIN, ModelRecord, registry_from_settings
 
 SIGNAL_PREFIX = "signal-"
@@ -114,7 +114,8 @@ def dashboard_url(ray: RaySettings, address: str | None = None) -> str:
         return address if "://" in address else f"http://{address}"
     if not ray.include_dashboard:
         raise ConfigError("ray.include_dashboard is false: Ray Jobs need the dashboard; pass --address of one")
-    return f"http://{ray.dashboard_host}:{ray.dashboard_port}"
+    host = "127.0.0.1" if is_wildcard_host(ray.dashboard_host) else ray.dashboard_host.strip()
+    return f"http://{f'[{host}]' if ':' in host else host}:{ray.dashboard_port}"
 
 
 def resolve_auth_token(ray: RaySettings, environ: Mapping[str, str], home: Path) -> str | None:
@@ -130,13 +131,20 @@ def resolve_auth_token(ray: RaySettings, environ: Mapping[str, str], home: Path)
                       f"token file, or run where the cluster wrote {path} (ray get-auth-token)")
 
 
+DATABASE_URL_ENV = "TRADING_DATABASE__URL"
+
+
 def retrain_args(settings: Settings, args: Sequence[str]) -> list[str]:
     """Training arguments, completed so the job registers into the cluster's own registry."""
     from cluster.storage import database_url
+    from models.jobs import has_password, secret_ref
 
     out = list(args)
     if "--registry-url" not in out:
-        out += ["--registry-url", database_url(settings)]
+        url = database_url(settings)
+        # A password must not reach the job's entrypoint (the dashboard shows it): the job reads the
+        # URL from the cluster's own environment instead.
+        out += ["--registry-url", secret_ref(DATABASE_URL_ENV) if has_password(url) else url]
     if "--model-dir" not in out:
         out += ["--model-dir", str(settings.resolve(settings.signal.model_dir))]
     if "--no-progress" not in out:

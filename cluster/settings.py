@@ -40,11 +40,23 @@ REPO_ROOT = _project_root()
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
 
 
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*", "[::]"})
+
+
+def is_wildcard_host(host: str) -> bool:
+    """A bind address that means every interface ("" included: servers bind it to all of them)."""
+    return host.strip() in WILDCARD_HOSTS
+
+
 def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
+    """True only for names that reach this machine alone; a wildcard or an empty host is not loopback."""
+    host = host.strip()
+    if is_wildcard_host(host):
+        return False
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
     except ValueError:
         return False
 
@@ -91,6 +103,8 @@ class BusSettings(_Section):
         "block", description="replay blocks (lossless); live feeds may drop, and count every drop"
     )
     window_batches: int = Field(4, ge=1, description="batches in flight before the feed waits for settlement")
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="ZeroMQ MAXMSGSIZE of every bus "
+                                   "socket: a peer sending a larger message is disconnected")
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> BusSettings:
@@ -193,12 +207,16 @@ class AlpacaSettings(_Section):
 class ControlApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8180, ge=1, le=65535)
-    token: SecretStr | None = None
+    token: SecretStr | None = Field(None, description="bearer token; unset: generated once into "
+                                    "<state_dir>/control_api.token (mode 0600), which the CLI reads")
+    allowed_hosts: tuple[str, ...] = Field((), description="extra Host names (name or name:port) callers may "
+                                           "use, e.g. a Kubernetes Service name; loopback names are always allowed")
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ControlApiSettings:
         if not is_loopback_host(self.host) and self.token is None:
-            raise ValueError(f"a token is required to serve the control API on non-loopback {self.host}")
+            shown = repr(self.host) if self.host.strip() else "'' (every interface)"
+            raise ValueError(f"a token is required to serve the control API on non-loopback host {shown}")
         return self
 
 

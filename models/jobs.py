@@ -5,16 +5,24 @@ token auth (Ray 2.60's default) the token travels as an `Authorization: Bearer` 
 workers already have the project installed in the same venv, so no runtime_env is sent unless a
 working_dir is asked for explicitly. The job's `python` is the one on the node's PATH.
 Connection failures become DependencyDown; a job that does not finish in time, TemporaryError.
+
+Secrets never travel in a job: the entrypoint and runtime_env are shown by the dashboard and
+`ray job list`. A secret is passed by reference, `env:NAME`, and the job reads it from its own
+environment (the cluster's, e.g. filled from a Kubernetes Secret); submit_retrain refuses an
+entrypoint that holds a URL with a password.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from cluster.errors import DependencyDown, TemporaryError
+from cluster.errors import ConfigError, DependencyDown, TemporaryError
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
@@ -56,6 +64,47 @@ def _connect(dashboard_url: str, auth_token: str | None, factory: ClientFactory)
         raise DependencyDown(f"Ray job server at {address} unreachable (is the dashboard running?): {exc}") from exc
 
 
+SECRET_REF_PREFIX = "env:"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def secret_ref(env_name: str) -> str:
+    """A reference a job resolves with resolve_secret_ref: the variable's name, never its value."""
+    if not _ENV_NAME.fullmatch(env_name):
+        raise ConfigError(f"{env_name!r} is not an environment variable name")
+    return SECRET_REF_PREFIX + env_name
+
+
+def resolve_secret_ref(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """`env:NAME` -> the value of NAME in the (job's) environment; anything else is returned as is."""
+    if not value.startswith(SECRET_REF_PREFIX):
+        return value
+    name = value.removeprefix(SECRET_REF_PREFIX)
+    resolved = (os.environ if environ is None else environ).get(name) if _ENV_NAME.fullmatch(name) else None
+    if not resolved:
+        raise ConfigError(f"{name} is not set in this job's environment: set it where the Ray cluster runs "
+                          "(on Kubernetes, from the database Secret)")
+    return resolved
+
+
+def has_password(url: str) -> bool:
+    """Whether a URL carries a password in its userinfo (scheme://user:password@host/...)."""
+    try:
+        parts = urlsplit(url)
+        return parts.password is not None and parts.password != ""
+    except ValueError:
+        return "@" in url and ":" in url.split("@", 1)[0].split("://", 1)[-1]
+
+
+def ensure_no_secrets(args: Sequence[str]) -> None:
+    """ConfigError if an argument is a URL with a password: it would be shown with the job."""
+    for arg in args:
+        if "://" in arg and has_password(arg):
+            scheme = arg.split("://", 1)[0]
+            raise ConfigError(f"a {scheme}:// URL with a password would be shown in the job's entrypoint: "
+                              f"pass it by reference, e.g. --registry-url {secret_ref('TRADING_DATABASE__URL')}")
+
+
 def retrain_entrypoint(args: Sequence[str]) -> str:
     return shlex.join(["python", "-m", "models.train", *args])
 
@@ -70,7 +119,8 @@ def submit_retrain(
     client_factory: ClientFactory = _ray_client,
     agent_wait_s: float = 120.0,
 ) -> str:
-    """Submit one training run; returns the job (submission) id."""
+    """Submit one training run; returns the job (submission) id. Secrets only by reference (env:NAME)."""
+    ensure_no_secrets(args)
     client = _connect(dashboard_url, auth_token, client_factory)
     runtime_env = {"working_dir": working_dir} if working_dir else None
     deadline = time.monotonic() + agent_wait_s

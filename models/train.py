@@ -227,7 +227,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=DEFAULTS.num_boost_round)
     parser.add_argument("--cost-bps", type=float, default=DEFAULTS.cost_bps)
     parser.add_argument("--nthread", type=int, default=DEFAULTS.nthread)
-    parser.add_argument("--registry-url", help="SQLAlchemy URL of model_versions (default: settings); 'none' skips")
+    parser.add_argument("--registry-url", help="SQLAlchemy URL of model_versions (default: settings); "
+                        "'env:NAME' reads it from the environment variable NAME; 'none' skips")
     parser.add_argument("--model-dir", help="registry artifact directory (default: settings.signal.model_dir)")
     parser.add_argument("--out", help="directory for model.ubj and metrics.json (default: <state_dir>/training)")
     parser.add_argument("--no-progress", action="store_true")
@@ -274,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = {**result.params, "data": list(args.data), "start": args.start, "end": args.end, "symbols": args.symbols}
     (out_dir / "metrics.json").write_text(json.dumps({"params": params, "metrics": result.metrics}, indent=2))
     summary: dict[str, Any] = {"artifact": str(artifact), "aggregate": result.metrics["aggregate"]}
-    registry_url = args.registry_url or tree.database.url.get_secret_value()
+    from models.jobs import resolve_secret_ref
+
+    registry_url = resolve_secret_ref(args.registry_url) if args.registry_url else tree.database.url.get_secret_value()
     if registry_url.lower() != "none":
         from models.registry import ModelRegistry
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from actors.execution.alpaca_errors import (
     CODE_DUPLICATE_OR_INVALID,
@@ -25,6 +26,7 @@ from actors.execution.alpaca_errors import (
     error_code,
     translate_http_error,
 )
+from actors.execution.alpaca_secrets import as_secret, require_tls
 from actors.execution.rate_limit import AsyncRequestBudget
 from cluster.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
 from cluster.settings import AlpacaSettings
@@ -35,9 +37,11 @@ _RETRYABLE = (TemporaryError, DependencyDown)
 
 @dataclass(frozen=True, slots=True)
 class AlpacaClientConfig:
+    """Keys are SecretStr (plain strings are wrapped); remote URLs must use TLS (ConfigError)."""
+
     trading_url: str
-    key_id: str
-    secret_key: str
+    key_id: SecretStr
+    secret_key: SecretStr
     rate_limit: int = 200  # requests per window (Alpaca: 200/min per account)
     rate_window_s: float = 60.0
     attempts: int = 3
@@ -46,6 +50,16 @@ class AlpacaClientConfig:
     timeout_s: float = 10.0
     stream_url: str | None = None  # default: trading_url with ws scheme + /stream
     reconnect_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_id", as_secret(self.key_id))
+        object.__setattr__(self, "secret_key", as_secret(self.secret_key))
+        require_tls(self.trading_url, "alpaca trading_url")
+        require_tls(self.trade_stream_url, "alpaca trade stream URL")
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
+                "APCA-API-SECRET-KEY": self.secret_key.get_secret_value()}
 
     @property
     def trade_stream_url(self) -> str:
@@ -57,7 +71,7 @@ class AlpacaClientConfig:
     def from_settings(cls, settings: AlpacaSettings) -> AlpacaClientConfig:
         if settings.key_id is None or settings.secret_key is None:
             raise ConfigError("alpaca.key_id and alpaca.secret_key are required for the alpaca broker")
-        return cls(settings.trading_url, settings.key_id.get_secret_value(), settings.secret_key.get_secret_value())
+        return cls(settings.trading_url, settings.key_id, settings.secret_key)
 
 
 class AlpacaRest:
@@ -75,7 +89,7 @@ class AlpacaRest:
         self._budget = budget
         self._jitter = jitter
         self._sleep = sleep
-        self._headers = {"APCA-API-KEY-ID": config.key_id, "APCA-API-SECRET-KEY": config.secret_key}
+        self._headers = config.auth_headers()
         self.post_attempts = 0  # order POSTs actually sent (observability and tests)
         # failed calls by (HTTP status, Alpaca code): running totals behind alpaca_api_errors_total
         self.error_counts: Counter[tuple[str, str]] = Counter()

@@ -58,7 +58,8 @@ class TradeUpdatesStream:
     async def _run_once(self) -> None:
         async with self._session.ws_connect(self._config.trade_stream_url, heartbeat=10) as ws:
             await ws.send_str(json.dumps({"action": "authenticate", "data": {
-                "key_id": self._config.key_id, "secret_key": self._config.secret_key}}))
+                "key_id": self._config.key_id.get_secret_value(),
+                "secret_key": self._config.secret_key.get_secret_value()}}))
             reply = await self._next_json(ws)
             if reply is None or reply.get("data", {}).get("status") != "authorized":
                 raise ConfigError(f"trade_updates stream refused the keys: {reply}")

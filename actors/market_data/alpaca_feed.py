@@ -10,7 +10,8 @@ ping_interval_s, lost when no pong within half of it) or silence for idle_timeou
 then waits reconnect_delay_s, reconnects, re-authenticates, re-subscribes and backfills the gap
 from the REST historical bars before any further live message is released. After
 down_after_failures failed attempts in a row it reports a critical "feed_down" event and keeps
-trying with a capped, doubling delay. Bad input is counted and reported, never fatal.
+trying with a capped, doubling delay. Bad input is counted and reported, never fatal; should the
+connection task die all the same, it is reported, counted (task_restarts) and started again.
 """
 
 from __future__ import annotations
@@ -21,75 +22,22 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import msgspec
 
+from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
 from actors.market_data.alpaca_feed_history import fetch_bars
-from actors.market_data.alpaca_feed_parse import Control, FeedItem, FeedParser
+from actors.market_data.alpaca_feed_parse import Control, FeedItem, FeedParser, FrameProblem
 from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
-from cluster.errors import ConfigError, DependencyDown, TemporaryError
+from cluster.errors import DependencyDown, TemporaryError
 from cluster.records import RiskEvent, Severity
-from cluster.settings import AlpacaSettings
 
+__all__ = ["AlpacaFeed", "AlpacaFeedConfig"]
 log = logging.getLogger(__name__)
 OnEvent = Callable[[RiskEvent], None]
 _AUTH_REFUSED = (401, 402, 404, 406, 409, 411)  # refusals of the handshake by error code
-
-
-@dataclass(frozen=True, slots=True)
-class AlpacaFeedConfig:
-    stream_url: str  # e.g. wss://stream.data.alpaca.markets or ws://127.0.0.1:8190
-    key_id: str
-    secret_key: str
-    rest_url: str | None = None  # historical bars; default: stream_url with http(s) scheme
-    asset_class: Literal["stocks", "crypto"] = "stocks"
-    feed: Literal["iex", "sip", "delayed_sip", "test"] = "iex"
-    crypto_location: Literal["us", "us-1", "eu-1"] = "us"
-    encoding: Literal["json", "msgpack"] = "json"
-    trades: tuple[str, ...] = ()
-    quotes: tuple[str, ...] = ()
-    bars: tuple[str, ...] = ()
-    orderbooks: tuple[str, ...] = ()  # crypto only
-    ping_interval_s: float = 10.0
-    idle_timeout_s: float = 30.0  # "no message for this long" counts as a lost connection
-    handshake_timeout_s: float = 10.0
-    reconnect_delay_s: float = 5.0
-    reconnect_max_s: float = 60.0
-    down_after_failures: int = 5
-    backfill: bool = True
-    book_depth: int = 10
-
-    @property
-    def url(self) -> str:
-        base = self.stream_url.rstrip("/")
-        if self.asset_class == "crypto":
-            return f"{base}/v1beta3/crypto/{self.crypto_location}"
-        return f"{base}/v2/{self.feed}"
-
-    @property
-    def history_url(self) -> str:
-        if self.rest_url:
-            return self.rest_url
-        base = self.stream_url.replace("wss://", "https://").replace("ws://", "http://")
-        return base.replace("://stream.data.", "://data.")
-
-    def subscription(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"action": "subscribe"}
-        for channel in ("trades", "quotes", "bars", "orderbooks"):
-            symbols = list(getattr(self, channel))
-            if symbols and (channel != "orderbooks" or self.asset_class == "crypto"):
-                message[channel] = symbols
-        return message
-
-    @classmethod
-    def from_settings(cls, settings: AlpacaSettings, **channels: Any) -> AlpacaFeedConfig:
-        if settings.key_id is None or settings.secret_key is None:
-            raise ConfigError("alpaca.key_id and alpaca.secret_key are required for the alpaca feed")
-        return cls(settings.data_url, settings.key_id.get_secret_value(), settings.secret_key.get_secret_value(),
-                   feed=settings.feed, **channels)
 
 
 class _HandshakeFailed(Exception):
@@ -98,18 +46,19 @@ class _HandshakeFailed(Exception):
 
 class AlpacaFeed:
     def __init__(self, config: AlpacaFeedConfig, *, on_event: OnEvent | None = None,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, sequencer: FeedSequencer | None = None) -> None:
         self.config = config
         self._on_event = on_event
         self._clock = clock
         self._queue: deque[FeedItem] = deque()
         self._events: deque[RiskEvent] = deque(maxlen=10_000)
         self._parser = FeedParser(msgpack=config.encoding == "msgpack", book_depth=config.book_depth)
-        self._sequencer = FeedSequencer()
+        self._sequencer = sequencer or FeedSequencer()
         self._counts: Counter[str] = Counter()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-feed", daemon=True)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._connected = threading.Event()
         self._established = False
         self._ever_connected = False
@@ -149,10 +98,11 @@ class AlpacaFeed:
         return out
 
     def stop(self) -> None:
+        self._stopping = True
         if not self._thread.is_alive():
             return
         if self._task is not None:
-            asyncio.run_coroutine_threadsafe(self._cancel(self._task), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._cancel_current(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._connected.clear()
@@ -161,8 +111,12 @@ class AlpacaFeed:
         """Health for the actor and metrics: `connected` drives alpaca_websocket_connected."""
         seq = self._sequencer
         last = self._last_message_mono
+        task = self._task
+        running = task is not None and not task.done()
         return {
-            "connected": self._connected.is_set(),
+            "connected": running and self._connected.is_set(),
+            "task_alive": running,
+            "task_restarts": self._counts["task_restarts"],
             "connects": self._counts["connects"],
             "reconnects": self._counts["reconnects"],
             "consecutive_failures": self._failures,
@@ -188,12 +142,35 @@ class AlpacaFeed:
 
     # ---- connection loop (feed thread) -------------------------------------------------------------
     async def _spawn(self) -> asyncio.Task[None]:
-        return asyncio.get_running_loop().create_task(self._run_forever())
+        task = asyncio.get_running_loop().create_task(self._run_forever())
+        task.add_done_callback(self._on_task_done)
+        self._task = task
+        return task
 
-    @staticmethod
-    async def _cancel(task: asyncio.Task[None]) -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    async def _cancel_current(self) -> None:
+        task = self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """The connection loop only ends when stopped; if anything else ends it, say so and restart it."""
+        if self._stopping or task.cancelled():
+            return
+        self._connected.clear()
+        exc = task.exception()
+        self._counts["task_restarts"] += 1
+        self._last_error = f"feed task died: {type(exc).__name__}: {exc}" if exc else "feed task ended"
+        log.error("alpaca feed: %s", self._last_error, exc_info=exc)
+        self._emit("feed_task_died", "critical", f"market-data feed {self.config.url}: {self._last_error}; "
+                   "restarting it", url=self.config.url)
+        if self._lost_at_ns is None:
+            self._lost_at_ns = self._clock()
+        self._loop.call_later(self.config.reconnect_delay_s, self._restart)
+
+    def _restart(self) -> None:
+        if not self._stopping:
+            asyncio.ensure_future(self._spawn(), loop=self._loop)
 
     async def _run_forever(self) -> None:
         timeout = aiohttp.ClientTimeout(sock_connect=self.config.handshake_timeout_s)
@@ -233,7 +210,8 @@ class AlpacaFeed:
         headers = {"Content-Type": "application/msgpack"} if cfg.encoding == "msgpack" else None
         async with session.ws_connect(cfg.url, heartbeat=cfg.ping_interval_s, headers=headers) as ws:
             await self._expect(ws, "success", "connected")
-            await self._send(ws, {"action": "auth", "key": cfg.key_id, "secret": cfg.secret_key})
+            await self._send(ws, {"action": "auth", "key": cfg.key_id.get_secret_value(),
+                                  "secret": cfg.secret_key.get_secret_value()})
             await self._expect(ws, "success", "authenticated")
             await self._send(ws, cfg.subscription())
             await self._expect(ws, "subscription", "")
@@ -303,7 +281,12 @@ class AlpacaFeed:
                 return
 
     def _on_frame(self, data: bytes | str) -> None:
-        parsed = self._parser.parse(data)
+        try:
+            parsed = self._parser.parse(data)
+        except Exception as exc:  # the parser promises not to raise; a frame must never stop the feed
+            self._report_problems([FrameProblem("bad_frame", f"unparseable frame ({type(exc).__name__}: "
+                                                             f"{str(exc)[:200]}): {data[:80]!r}")])
+            return
         self._counts["ignored"] += parsed.ignored
         self._report_problems(parsed.problems)
         for control in parsed.controls:
@@ -340,7 +323,7 @@ class AlpacaFeed:
         start = self._sequencer.backfill_start_ns() or lost_at_ns
         bars = []
         if symbols and start is not None:
-            headers = {"APCA-API-KEY-ID": cfg.key_id, "APCA-API-SECRET-KEY": cfg.secret_key}
+            headers = cfg.auth_headers()
             try:
                 bars = await fetch_bars(
                     session, cfg.history_url, headers, symbols=symbols, start_ns=start, end_ns=self._clock(),

@@ -5,6 +5,9 @@ decoded in one typed msgspec call (the fast path); only when that fails is it sp
 messages, so one malformed or unknown message costs itself and never its neighbours. Nothing
 here does I/O: FeedParser is a pure, stateful (order books) converter.
 
+Nothing a server sends makes parse() raise: undecodable bytes, invalid UTF-8, absurd nesting or
+wrong types become FrameProblems the caller counts (the frame is a trust boundary).
+
 Timestamps become int UTC nanoseconds without losing digits: JSON stamps are RFC-3339 strings
 with up to 9 fractional digits, msgpack stamps are Timestamp extensions (type -1), which are
 decoded by hand because datetime would truncate them to microseconds.
@@ -29,6 +32,10 @@ ProblemKind = Literal["bad_frame", "bad_message", "unknown_type"]
 NS_PER_S: Final = 1_000_000_000
 # Known channels the client does not turn into wire messages (statuses, LULD, corrections, ...).
 IGNORED_TYPES: Final = ("u", "d", "s", "l", "c", "x", "n", "i")
+# What decoding hostile bytes may raise besides msgspec's own errors: invalid UTF-8 in msgpack
+# strings, nesting deeper than the interpreter allows, unhashable or odd values in loose decoding.
+_DECODE_ERRORS: Final = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError,
+                         TypeError, ValueError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +166,17 @@ class FeedParser:
         self.books = BookKeeper(book_depth)
 
     def parse(self, frame: bytes | str) -> ParsedFrame:
+        """Items, controls and problems of one frame; never raises for anything the frame contains."""
         out = ParsedFrame()
         codec = self._codec
         try:
             messages = codec.frame.decode(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except _DECODE_ERRORS:
             messages = self._split(frame, out)
         for message in messages:
             try:
                 self._convert(message, out)
-            except (ValueError, OverflowError, BadInput) as exc:
+            except (ValueError, OverflowError, TypeError, BadInput, struct.error) as exc:
                 out.problems.append(FrameProblem("bad_message", f"{type(message).__name__}: {exc}"))
         return out
 
@@ -177,26 +185,29 @@ class FeedParser:
         codec = self._codec
         try:
             raws = codec.split.decode(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            out.problems.append(FrameProblem("bad_frame", f"not an array of messages ({exc}): {_head(frame)}"))
+        except _DECODE_ERRORS as exc:
+            out.problems.append(FrameProblem("bad_frame", f"not an array of messages ({_short(exc)}): {_head(frame)}"))
             return []
         good: list[Any] = []
         for raw in raws:
             try:
                 good.append(codec.one.decode(raw))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except _DECODE_ERRORS as exc:
                 out.problems.append(self._classify(raw, exc))
         return good
 
-    def _classify(self, raw: msgspec.Raw, exc: Exception) -> FrameProblem:
+    def _classify(self, raw: msgspec.Raw, exc: BaseException) -> FrameProblem:
         try:
             loose = self._codec.loose.decode(raw)
-        except msgspec.DecodeError:
+        except _DECODE_ERRORS:
             loose = None
         kind = loose.get("T") if isinstance(loose, dict) else None
-        if isinstance(loose, dict) and kind not in _KNOWN_TAGS:
-            return FrameProblem("unknown_type", f"unknown message type T={kind!r}: {str(loose)[:160]}")
-        return FrameProblem("bad_message", f"T={kind!r}: {exc}: {str(loose)[:160]}")
+        shown = _head(bytes(raw))
+        if not isinstance(kind, str):
+            return FrameProblem("bad_message", f"message without a string type T: {_short(exc)}: {shown}")
+        if kind not in _KNOWN_TAGS:
+            return FrameProblem("unknown_type", f"unknown message type T={kind[:40]!r}: {shown}")
+        return FrameProblem("bad_message", f"T={kind!r}: {_short(exc)}: {shown}")
 
     def _convert(self, m: Any, out: ParsedFrame) -> None:
         codec = self._codec
@@ -251,4 +262,8 @@ def _require_finite(symbol: str, *values: float) -> None:
 
 
 def _head(frame: bytes | str) -> str:
-    return repr(frame[:80])
+    return repr(frame[:160])
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -1,8 +1,8 @@
 """Readers for the shipped CSV formats (data/README.md) and one merged, time-ordered stream.
 
-Each reader is a generator of cluster.wire messages. A bad row becomes a DataError naming file
-and line: raised when on_error is None, otherwise reported and skipped while every other row is
-still delivered. Parsing uses plain split and int arithmetic (no datetime per row) for speed.
+Each reader is a generator of cluster.wire messages. A bad row (invalid UTF-8 included, and any
+price that is not a positive finite number) becomes a DataError naming file and line: raised when
+on_error is None, otherwise reported and skipped while every other row is still delivered. Parsing uses plain split and int arithmetic (no datetime per row) for speed.
 """
 
 from __future__ import annotations
@@ -114,11 +114,18 @@ def _number(text: str, name: str) -> float:
     return value
 
 
+def _price(text: str, name: str) -> float:
+    value = _number(text, name)
+    if value == 0:
+        raise RowError(f"{name} {text!r} is zero")
+    return value
+
+
 def _ohlc(row: Row, first: int, name: str) -> tuple[float, float, float, float]:
-    o = _number(row[first], f"{name}open")
-    h = _number(row[first + 1], f"{name}high")
-    lo = _number(row[first + 2], f"{name}low")
-    c = _number(row[first + 3], f"{name}close")
+    o = _price(row[first], f"{name}open")
+    h = _price(row[first + 1], f"{name}high")
+    lo = _price(row[first + 2], f"{name}low")
+    c = _price(row[first + 3], f"{name}close")
     if h < lo:
         raise RowError(f"{name}high {h} < {name}low {lo}")
     if not lo <= o <= h or not lo <= c <= h:
@@ -133,7 +140,7 @@ def _ohlc(row: Row, first: int, name: str) -> tuple[float, float, float, float]:
 def _trade_bar(row: Row, ts_ns: int) -> Bar:
     try:
         o, h, lo, c, v = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
-        if 0 <= lo <= o <= h < _INF and lo <= c <= h and 0 <= v < _INF:
+        if 0 < lo <= o <= h < _INF and lo <= c <= h and 0 <= v < _INF:
             return Bar(row[0], ts_ns, o, h, lo, c, v)
     except ValueError:
         pass
@@ -153,8 +160,8 @@ def _quote_bar(row: Row, ts_ns: int) -> Quote:
         bo, bh, bl, bc, bs = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
         ao, ah, al, ac, az = float(row[7]), float(row[8]), float(row[9]), float(row[10]), float(row[11])
         if (
-            0 <= bl <= bo <= bh < _INF and bl <= bc <= bh and 0 <= bs < _INF
-            and 0 <= al <= ao <= ah < _INF and al <= ac <= ah and 0 <= az < _INF
+            0 < bl <= bo <= bh < _INF and bl <= bc <= bh and 0 <= bs < _INF
+            and 0 < al <= ao <= ah < _INF and al <= ac <= ah and 0 <= az < _INF
         ):
             return Quote(row[0], ts_ns, bo, bs, ao, az)
     except ValueError:
@@ -167,11 +174,11 @@ def _quote_bar(row: Row, ts_ns: int) -> Quote:
 def _trade_tick(row: Row, ts_ns: int) -> Trade:
     try:
         price, size = float(row[2]), float(row[3])
-        if 0 <= price < _INF and 0 <= size < _INF:
+        if 0 < price < _INF and 0 <= size < _INF:
             return Trade(row[0], ts_ns, price, size, row[4])
     except ValueError:
         pass
-    return Trade(row[0], ts_ns, _number(row[2], "price"), _number(row[3], "size"), row[4])
+    return Trade(row[0], ts_ns, _price(row[2], "price"), _number(row[3], "size"), row[4])
 
 
 _Level = tuple[str, tuple[float, float, int]]  # exchange, (price, size, arrival)
@@ -240,11 +247,18 @@ KNOWN_HEADERS: Final = (TRADE_BARS, QUOTE_BARS, TRADE_TICKS, QUOTE_TICKS, DAILY_
 
 def detect_format(path: str | Path) -> str:
     """The header line of `path`, if it is one of KNOWN_HEADERS; DataError otherwise."""
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         header = handle.readline().strip().lstrip("\ufeff")
     if header not in KNOWN_HEADERS:
         raise DataError(str(path), 1, f"unknown header {header!r}")
     return header
+
+
+def _require_utf8(line: str) -> None:
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError(f"invalid UTF-8 byte at column {exc.start + 1}") from None
 
 
 def _report(error: DataError, on_error: OnError) -> None:
@@ -262,7 +276,8 @@ def read_file(path: str | Path, on_error: OnError = None) -> Iterator[MarketData
     parse_row = ROW_PARSERS.get(header)
     nbbo: dict[str, NbboBuilder] = {}
     last_ts: dict[str, int] = {}
-    with open(path, encoding="utf-8", newline="") as handle:
+    # Undecodable bytes become lone surrogates here, so that one bad byte costs only its own row.
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         handle.readline()
         for line_no, line in enumerate(handle, start=2):
             line = line.rstrip("\r\n")
@@ -270,6 +285,8 @@ def read_file(path: str | Path, on_error: OnError = None) -> Iterator[MarketData
                 continue
             row = line.split(",")
             try:
+                if not line.isascii():
+                    _require_utf8(line)
                 if len(row) != columns:
                     raise RowError(f"expected {columns} columns, got {len(row)}")
                 symbol = row[0]

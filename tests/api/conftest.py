@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, StepClock, session_bars
+from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
 from cluster.api import ApiServer
 from cluster.settings import ControlApiSettings
+
+# Property tests of this directory: HYPOTHESIS_PROFILE=slow runs 5,000 examples each, the default 200.
+settings.register_profile(
+    "fuzz",
+    max_examples=5000 if os.environ.get("HYPOTHESIS_PROFILE") == "slow" else 200,
+    deadline=None,  # a hang is caught by pytest-timeout, not by a per-example clock
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture,
+                           HealthCheck.filter_too_much],
+)
 
 
 @pytest.fixture
@@ -32,8 +44,8 @@ def start_server(plane: FakeControlPlane, audit_log: AuditLog,
                  clock: StepClock) -> Iterator[Callable[..., ApiServer]]:
     servers: list[ApiServer] = []
 
-    def start(token: str | None = TOKEN, plane_override: object | None = None) -> ApiServer:
-        settings = ControlApiSettings(host="127.0.0.1", token=SecretStr(token) if token else None)
+    def start(token: str = TOKEN, plane_override: object | None = None) -> ApiServer:
+        settings = ControlApiSettings(host="127.0.0.1", token=SecretStr(token))
         server = ApiServer(plane_override or plane, settings, audit_log, port=0, clock_ns=clock)  # type: ignore[arg-type]
         server.start()
         servers.append(server)
@@ -48,9 +60,3 @@ def start_server(plane: FakeControlPlane, audit_log: AuditLog,
 def server(start_server: Callable[..., ApiServer]) -> ApiServer:
     """A server that requires TOKEN."""
     return start_server()
-
-
-@pytest.fixture
-def open_server(start_server: Callable[..., ApiServer]) -> ApiServer:
-    """A loopback server without a token."""
-    return start_server(token=None)

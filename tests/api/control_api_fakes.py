@@ -186,9 +186,11 @@ def call(base_url: str, method: str, path: str, body: Any = None, *, token: str 
          headers: dict[str, str] | None = None, raw: bytes | None = None) -> Reply:
     """One HTTP request on loopback; returns status, decoded JSON and headers, whatever the status."""
     all_headers = dict(headers or {})
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None and not any(k.lower() == "content-type" for k in all_headers):
+        all_headers["Content-Type"] = "application/json"
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(base_url + path, data=data, method=method, headers=all_headers)
     try:
         with _NO_PROXY.open(request, timeout=10) as response:

@@ -36,7 +36,8 @@ def test_post_when_it_succeeds_then_requested_is_audited_before_the_plane_and_ok
     assert plane.calls[0][1]["by"] == "alice@desk"
     assert plane.audit_count_at_call == [1]
     requested, outcome = audit_log.records
-    assert (requested.action, requested.caller, requested.reason) == (action, "alice@desk", "drill 42")
+    assert (requested.action, requested.caller, requested.reason) == (action, "token", "drill 42")
+    assert requested.details["claimed_operator"] == "alice@desk"
     assert requested.details["outcome"] == "requested"
     assert requested.details["arguments"] == extra
     assert requested.details["peer"] == "127.0.0.1"
@@ -68,17 +69,21 @@ def test_post_when_the_plane_crashes_then_the_audit_keeps_the_generic_message_on
     assert "hunter2" not in str(audit_log.records[1].details)
 
 
-def test_post_when_no_operator_header_and_no_token_configured_then_caller_is_anonymous(
-        open_server: ApiServer, plane: FakeControlPlane, audit_log: AuditLog) -> None:
-    call(open_server.url, "POST", "/breaker/trip", {"reason": "test"})
-    assert {r.caller for r in audit_log.records} == {"anonymous"}
-    assert plane.calls == [("trip_breaker", {"by": "anonymous", "reason": "test"})]
+def test_post_when_operator_header_claims_a_name_then_audit_caller_is_the_principal_and_the_name_a_claim(
+        server: ApiServer, plane: FakeControlPlane, audit_log: AuditLog) -> None:
+    # Act: anyone holding the token can write any name into X-Operator
+    call(server.url, "POST", "/breaker/trip", {"reason": "test"}, token=TOKEN, headers={"X-Operator": "ceo"})
+    # Assert: the audit says who authenticated, and that "ceo" was only claimed
+    assert {r.caller for r in audit_log.records} == {"token"}
+    assert {r.details["claimed_operator"] for r in audit_log.records} == {"ceo"}
 
 
 def test_post_when_no_operator_header_and_token_used_then_caller_is_token(
-        server: ApiServer, audit_log: AuditLog) -> None:
+        server: ApiServer, plane: FakeControlPlane, audit_log: AuditLog) -> None:
     call(server.url, "POST", "/breaker/reset", {"reason": "after review"}, token=TOKEN)
     assert {r.caller for r in audit_log.records} == {"token"}
+    assert {r.details["claimed_operator"] for r in audit_log.records} == {None}
+    assert plane.calls == [("reset_breaker", {"by": "token", "reason": "after review"})]
 
 
 class FailingAudit:

@@ -51,7 +51,3 @@ def test_public_route_when_no_token_sent_then_200(server: ApiServer, path: str) 
 
 def test_unknown_path_when_no_token_sent_then_401_so_routes_are_not_probed(server: ApiServer) -> None:
     assert call(server.url, "GET", "/admin").status == 401
-
-
-def test_status_when_server_has_no_token_then_no_header_is_needed(open_server: ApiServer) -> None:
-    assert call(open_server.url, "GET", "/status").status == 200

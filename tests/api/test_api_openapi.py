@@ -6,7 +6,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from control_api_fakes import AuditLog, FakeControlPlane, call
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
+from pydantic import SecretStr
 
 from cluster.api import ApiServer, create_app
 from cluster.api_openapi import openapi_document
@@ -36,7 +37,7 @@ MINIMAL_OPENAPI_3 = {
 
 
 def _routes_of_app() -> set[tuple[str, str]]:
-    app = create_app(FakeControlPlane(), ControlApiSettings(), AuditLog())
+    app = create_app(FakeControlPlane(), ControlApiSettings(token=SecretStr(TOKEN)), AuditLog())
     return {(route.method, route.resource.canonical) for route in app.router.routes()
             if route.resource is not None and route.method != "HEAD"}
 
@@ -98,10 +99,10 @@ def test_document_request_schema_when_given_a_body_then_agrees_with_the_server(
     # Arrange
     doc = openapi_document()
     schema = _resolve(doc, doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"])
-    server: ApiServer = start_server(token=None)
+    server: ApiServer = start_server()
     # Act
     document_accepts = jsonschema.Draft7Validator(schema).is_valid(body)
-    reply = call(server.url, "POST", path, body)
+    reply = call(server.url, "POST", path, body, token=TOKEN)
     # Assert
     assert document_accepts is server_accepts
     assert (reply.status == 200) is server_accepts

@@ -51,7 +51,7 @@ def test_start_when_port_is_taken_then_config_error_naming_the_port(
     holder.listen()
     port = holder.getsockname()[1]
     try:
-        server = ApiServer(plane, ControlApiSettings(port=port), audit_log)
+        server = ApiServer(plane, ControlApiSettings(port=port, token=SecretStr(TOKEN)), audit_log)
         # Act / Assert
         with pytest.raises(ConfigError, match=f"port {port} .*already in use"):
             server.start()
@@ -61,12 +61,12 @@ def test_start_when_port_is_taken_then_config_error_naming_the_port(
 
 def test_stop_when_called_twice_then_port_is_released_and_reusable(
         plane: FakeControlPlane, audit_log: AuditLog) -> None:
-    first = ApiServer(plane, ControlApiSettings(), audit_log, port=0)
+    first = ApiServer(plane, ControlApiSettings(token=SecretStr(TOKEN)), audit_log, port=0)
     first.start()
     port = first.port
     first.stop()
     first.stop()
-    with ApiServer(plane, ControlApiSettings(port=port), audit_log) as second:
+    with ApiServer(plane, ControlApiSettings(port=port, token=SecretStr(TOKEN)), audit_log) as second:
         assert call(second.url, "GET", "/health").status == 200
 
 
@@ -125,14 +125,15 @@ def test_plane_calls_when_they_outlast_the_timeouts_then_503_and_the_action_audi
     plane = SlowKillPlane(lambda: len(audit_log))
     slow_status = SlowStatusPlane()
     timeouts = PlaneTimeouts(read_s=0.2, action_s=0.2)
-    kill_server = ApiServer(plane, ControlApiSettings(), audit_log, port=0, timeouts=timeouts)
-    status_server = ApiServer(slow_status, ControlApiSettings(), AuditLog(), port=0, timeouts=timeouts)
+    settings = ControlApiSettings(token=SecretStr(TOKEN))
+    kill_server = ApiServer(plane, settings, audit_log, port=0, timeouts=timeouts)
+    status_server = ApiServer(slow_status, settings, AuditLog(), port=0, timeouts=timeouts)
     kill_server.start()
     status_server.start()
     try:
         # Act
-        kill = call(kill_server.url, "POST", "/kill", {"reason": "drill", "flatten": False})
-        status = call(status_server.url, "GET", "/status")
+        kill = call(kill_server.url, "POST", "/kill", {"reason": "drill", "flatten": False}, token=TOKEN)
+        status = call(status_server.url, "GET", "/status", token=TOKEN)
     finally:
         plane.release.set()
         slow_status.release.set()

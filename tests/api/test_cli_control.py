@@ -58,7 +58,7 @@ def test_breaker_reset_when_reason_and_operator_given_then_plane_is_called_and_r
     assert code == EXIT_OK
     assert plane.calls == [("reset_breaker", {"by": "alice", "reason": "loss reviewed"})]
     assert "reducing" in out
-    assert [r.caller for r in audit_log.records] == ["alice", "alice"]
+    assert [(r.caller, r.details["claimed_operator"]) for r in audit_log.records] == [("token", "alice")] * 2
 
 
 def test_breaker_reset_when_json_flag_then_prints_the_plane_result(

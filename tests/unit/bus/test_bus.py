@@ -7,7 +7,7 @@ import socket
 import pytest
 import zmq
 
-from cluster.bus import Publisher, Subscriber, channel_prefix, endpoint, topic
+from cluster.bus import DEFAULT_MAX_MESSAGE_BYTES, Publisher, Subscriber, channel_prefix, endpoint, topic
 from cluster.wire import Bar, BatchEnd, Envelope, encode
 
 
@@ -201,3 +201,34 @@ def test_bus_when_bound_on_a_wildcard_without_an_address_to_advertise_then_confi
         assert b.bind_socket(sock, "0.0.0.0", 0, advertise="10.1.2.3").startswith("tcp://10.1.2.3:")
     finally:
         sock.close(linger=0)
+
+
+def test_subscriber_when_a_string_is_invalid_utf8_then_counts_a_bad_message_and_returns_the_good_ones(ctx):
+    # Arrange: a raw peer on inproc (delivered at send time), so one recv() call sees all three envelopes
+    peer = ctx.socket(zmq.XPUB)
+    peer.bind("inproc://bad-utf8")
+    sub = Subscriber(ctx, "inproc://bad-utf8", topics=[channel_prefix("md")], bind=False)
+    assert peer.poll(5000) and peer.recv()  # the subscription has arrived
+    t = topic("md", "SPY")
+    bad = encode(Envelope("md", 7, 2, [_bar()])).replace(b"\xa3SPY", b"\xa3\xff\xfe\xfd")
+    peer.send_multipart((t, encode(Envelope("md", 7, 1, [_bar(ts=1)]))))
+    peer.send_multipart((t, bad))
+    peer.send_multipart((t, encode(Envelope("md", 7, 3, [_bar(ts=2)]))))
+    # Act
+    got = sub.recv(timeout_ms=5000)
+    # Assert
+    assert [env.items[0].ts_ns for _, env in got] == [1, 2]
+    assert sub.stats.bad_messages == 1
+    assert "UnicodeDecodeError" in sub.stats.last_errors[0]
+    peer.close(linger=0)
+    sub.close()
+
+
+def test_sockets_when_created_then_max_message_size_is_bounded(ctx):
+    addr = endpoint("127.0.0.1", _free_port())
+    pub = Publisher(ctx, addr, source="md", bind=True)
+    sub = Subscriber(ctx, addr, topics=[channel_prefix("md")], bind=False, max_message_bytes=1 << 20)
+    assert pub.sock.getsockopt(zmq.MAXMSGSIZE) == DEFAULT_MAX_MESSAGE_BYTES == 64 * 1024 * 1024
+    assert sub.sock.getsockopt(zmq.MAXMSGSIZE) == 1 << 20
+    pub.close()
+    sub.close()
