@@ -144,11 +144,13 @@ class SupervisorActor:
 
     def _start_api(self, sup: Supervisor, settings: Settings) -> None:
         from cluster.api import ApiServer
+        from cluster.api_token import with_token
         from cluster.control_plane import SupervisorControlPlane
         from cluster.storage import make_repository
 
         repo = make_repository(settings, "control")
-        self._api = ApiServer(SupervisorControlPlane(sup, settings), settings.control_api, repo.record_audit)
+        control = with_token(settings.control_api, settings.resolve(settings.state_dir))
+        self._api = ApiServer(SupervisorControlPlane(sup, settings), control, repo.record_audit)
         try:
             self._api.start()
             self.api_url = self._api.url

@@ -68,11 +68,11 @@ class ExecutionActor(ActorShell):
         self.api_errors = ApiErrorExporter(self.metrics)
         declare_alpaca_api_errors(self.metrics)
         self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
-            self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, hwm=b.recv_hwm))
+            self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.orders_in = self.peer_channel(bus.ORDERS, bus.Subscriber(
-            self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, hwm=b.recv_hwm))
+            self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
-            self.ctx, addr, source=self.name, bind=True, hwm=b.send_hwm))
+            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm))
         self._waiter = bus.Waiter(self.orders_in, self.md_in)
         self.md_assembler = BatchAssembler(accept=(Bar, Quote, Trade))
         self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}

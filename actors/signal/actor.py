@@ -63,9 +63,9 @@ class SignalActor(ActorShell):
         self.core = SignalCore(group, self.symbols, load_model(settings), settings.signal.allow_short)
         b = settings.bus
         topics = [bus.topic(bus.MARKET_DATA, s) for s in self.symbols] + [bus.topic(bus.MARKET_DATA, bus.CONTROL)]
-        self.sub = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(self.ctx, None, topics=topics, bind=False,
+        self.sub = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(self.ctx, None, topics=topics, bind=False, max_message_bytes=b.max_message_bytes,
                                                                      hwm=b.recv_hwm))
-        self.pub = self.peer_channel(bus.SIGNALS, bus.Publisher(self.ctx, None, source=self.name, bind=False,
+        self.pub = self.peer_channel(bus.SIGNALS, bus.Publisher(self.ctx, None, source=self.name, bind=False, max_message_bytes=b.max_message_bytes,
                                                                 hwm=b.send_hwm, fan_in=True))
         self.metrics = Metrics()
         self.last_batch = 0
