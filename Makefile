@@ -42,9 +42,11 @@ test-integration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py --write BENCHMARKS.md
 
+# lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter]; docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy cluster actors models alpaca_sim
+	$(BIN)/lint-imports
 
 # The image of every Ray pod (Dockerfile). Push it with `docker push $(IMAGE):$(TAG)` and set the same
 # name and tag under `images:` in infra/k8s/base/kustomization.yaml (docs/operations.md, "Build and push").

@@ -28,10 +28,10 @@ from scipy.stats import rankdata
 
 from models.dataset import Dataset, build_dataset, load_segments, resolve_paths
 from models.features.spec import spec_hash
+from models.gate import GATE_METRIC
 from models.walk_forward import Split, Window, walk_forward_splits
 from models.xgb_model import stamp_booster
 
-GATE_METRIC = "mean_test_auc"
 Progress = Callable[[int, int], None]  # (fold, boosting rounds done) -> None
 
 
