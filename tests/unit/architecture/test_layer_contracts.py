@@ -49,7 +49,7 @@ def _write_module(tree: Path, dotted: str, source: str = "") -> None:
 
 def _skeleton(tree: Path) -> None:
     """Every module the contracts name, plus the imports the real tree has that the contracts allow."""
-    for package in ("actors", "models", "alpaca_sim", "cluster.db"):
+    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.db"):
         (tree.joinpath(*package.split("."))).mkdir(parents=True, exist_ok=True)
         _write_module(tree, package)
     for layer in _layers():
@@ -128,6 +128,14 @@ def test_acyclic_when_two_actor_packages_import_each_other_then_lint_fails(tree:
 def test_acyclic_when_two_models_modules_import_each_other_then_lint_fails(tree: Path) -> None:
     _write_module(tree, "models.registry", "from models import train\n")
     _write_module(tree, "models.train", "def register() -> None:\n    from models import registry\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("acyclic")["name"]}
+
+
+def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(tree: Path) -> None:
+    _write_module(tree, "cluster.wire", "from cluster import bus\n")
+    _write_module(tree, "cluster.bus", "from cluster import wire\n")
     result = _lint(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _broken(result) == {_contract("acyclic")["name"]}
