@@ -95,7 +95,7 @@ def shutdown() -> None:
 
 
 def is_initialized() -> bool:
-    return _ray().is_initialized()
+    return bool(_ray().is_initialized())
 
 
 _remote_classes: dict[type, Any] = {}
