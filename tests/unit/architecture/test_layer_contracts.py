@@ -57,8 +57,10 @@ def _skeleton(tree: Path) -> None:
             _write_module(tree, name)
     _write_module(tree, "cluster.ray_calls", "import ray\n")
     _write_module(tree, "actors.market_data.sources", "from cluster import errors\n")
-    # the one recorded exception (ignore_imports): an unmatched entry is an error, so it must exist
+    # the recorded exceptions (ignore_imports): an unmatched entry is an error, so they must exist
     _write_module(tree, "models.dataset", "from actors.market_data import sources\n")
+    _write_module(tree, "actors.risk.core")
+    _write_module(tree, "actors.risk.status", "from actors.risk import core\n")
     _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster import wire\n")
     _write_module(tree, "cluster.supervisor", "from actors.signal import core\nfrom cluster import ray_calls\n")
     _write_module(tree, "alpaca_sim.data", "from cluster import errors\n")
