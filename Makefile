@@ -53,6 +53,11 @@ STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cl
 	actors/market_data/batcher.py actors/market_data/book.py actors/market_data/live_batcher.py \
 	actors/market_data/synthetic.py actors/market_data/journal.py \
 	actors/execution/broker.py actors/execution/alpaca_updates.py actors/execution/rate_limit.py \
+	actors/risk/accounting.py actors/risk/book.py actors/risk/breaker.py actors/risk/calendar.py \
+	actors/risk/core.py actors/risk/events.py actors/risk/liquidation.py actors/risk/rules.py \
+	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py \
+	actors/execution/core.py actors/execution/order_fsm.py actors/execution/sim_broker.py \
+	actors/market_data/sources.py actors/market_data/alpaca_feed_sequence.py \
 	cluster/progress.py cluster/summary.py models
 lint: $(STAMP)
 	$(BIN)/ruff check .
