@@ -42,9 +42,28 @@ test-integration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py --write BENCHMARKS.md
 
+# mypy --strict covers the foundation, the pure cores and models/ (the modules they import are read, not
+# reported); lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter];
+# docs/architecture.md).
+STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cluster/settings.py \
+	cluster/logs.py cluster/lifecycle.py cluster/batches.py cluster/endpoints.py cluster/ray_calls.py \
+	cluster/repository.py cluster/state_store.py cluster/storage.py cluster/db cluster/metrics.py \
+	cluster/observability.py cluster/actor_base.py cluster/placement.py cluster/orders.py \
+	actors/signal/core.py actors/signal/model_slot.py actors/signal/strategy.py \
+	actors/market_data/batcher.py actors/market_data/book.py actors/market_data/live_batcher.py \
+	actors/market_data/synthetic.py actors/market_data/journal.py \
+	actors/execution/broker.py actors/execution/alpaca_updates.py actors/execution/rate_limit.py \
+	actors/risk/accounting.py actors/risk/book.py actors/risk/breaker.py actors/risk/calendar.py \
+	actors/risk/core.py actors/risk/events.py actors/risk/liquidation.py actors/risk/rules.py \
+	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py \
+	actors/execution/core.py actors/execution/order_fsm.py actors/execution/sim_broker.py \
+	actors/market_data/sources.py actors/market_data/alpaca_feed_sequence.py \
+	cluster/progress.py cluster/summary.py models
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy cluster actors models alpaca_sim
+	$(BIN)/mypy --strict --follow-imports=silent $(STRICT)
+	$(BIN)/lint-imports
 
 # The image of every Ray pod (Dockerfile). Push it with `docker push $(IMAGE):$(TAG)` and set the same
 # name and tag under `images:` in infra/k8s/base/kustomization.yaml (docs/operations.md, "Build and push").

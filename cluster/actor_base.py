@@ -59,7 +59,7 @@ class ActorShell:
         self.settings = settings
         configure_logging(settings.logging)  # each actor is its own process: JSON lines when logging.json_format
         self.log = logging.getLogger(f"trading.{self.name}")
-        self.ctx: zmq.Context = zmq.Context.instance()
+        self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self._stop = threading.Event()
         self._commands: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from cluster import ray_calls
+
 
 class Kind(StrEnum):
     COUNTER = "counter"
@@ -195,32 +197,23 @@ class InMemoryRecorder:
 
 
 class RayRecorder:
-    """Creates each ray.util.metrics object on first use, once per process."""
+    """Creates each ray.util.metrics object (through cluster.ray_calls) on first use, once per process."""
 
     def __init__(self) -> None:
-        from ray.util import metrics as ray_metrics  # imported only inside a Ray worker
-
-        self._ray_metrics = ray_metrics
         self._objects: dict[str, Any] = {}
 
     def _metric(self, spec: MetricSpec) -> Any:
         metric = self._objects.get(spec.name)
         if metric is None:
-            m = self._ray_metrics
-            if spec.kind is Kind.COUNTER:
-                metric = m.Counter(spec.ray_name, description=spec.description, tag_keys=spec.tag_keys)
-            elif spec.kind is Kind.GAUGE:
-                metric = m.Gauge(spec.ray_name, description=spec.description, tag_keys=spec.tag_keys)
-            else:
-                metric = m.Histogram(
-                    spec.ray_name, description=spec.description, boundaries=list(spec.boundaries), tag_keys=spec.tag_keys
-                )
+            metric = ray_calls.metric(
+                str(spec.kind), spec.ray_name, spec.description, tuple(spec.tag_keys), spec.boundaries
+            )
             self._objects[spec.name] = metric
         return metric
 
     def inc(self, spec: MetricSpec, value: float, tags: Mapping[str, str]) -> None:
         if value == 0:  # Counter.inc refuses 0; recording it makes the series exist at 0 (declare)
-            self._metric(spec)._record(0.0, tags=dict(tags))
+            ray_calls.declare_counter(self._metric(spec), dict(tags))
             return
         self._metric(spec).inc(value, tags=dict(tags))
 

@@ -20,6 +20,7 @@ from cluster.metrics import (
     BUS_SEQUENCE_GAPS,
     POSTGRESQL_UP,
     Metrics,
+    MetricSpec,
 )
 
 NO_FEED = "none"  # feed label of alpaca_websocket_connected when no Alpaca feed runs (replay, synthetic)
@@ -73,19 +74,19 @@ class BusLossExporter:
         """`subscribers` topic -> SubscriberStats (uses .missing), `publishers` topic -> PublisherStats
         (uses .dropped_messages). Only increases are recorded; a reset total starts over."""
         for topic, stats in subscribers.items():
-            new = _delta(self._missing, topic, int(stats.missing))
-            if new:
-                self._metrics.inc(BUS_SEQUENCE_GAPS, new, topic=topic)
-                if self._log is not None:
-                    self._log.warning("bus gap on %s: %d envelopes missing", topic, new,
-                                      extra={"actor": self._actor, "correlation_id": f"gap:{topic}"})
+            self._count(self._missing, topic, int(stats.missing), BUS_SEQUENCE_GAPS,
+                        "bus gap on %s: %d envelopes missing", "gap")
         for topic, stats in publishers.items():
-            new = _delta(self._dropped, topic, int(stats.dropped_messages))
-            if new:
-                self._metrics.inc(BUS_DROPS, new, topic=topic)
-                if self._log is not None:
-                    self._log.warning("bus drops on %s: %d messages dropped", topic, new,
-                                      extra={"actor": self._actor, "correlation_id": f"drop:{topic}"})
+            self._count(self._dropped, topic, int(stats.dropped_messages), BUS_DROPS,
+                        "bus drops on %s: %d messages dropped", "drop")
+
+    def _count(self, seen: dict[str, int], topic: str, total: int, spec: MetricSpec, message: str,
+               kind: str) -> None:
+        new = _delta(seen, topic, total)
+        if new:
+            self._metrics.inc(spec, new, topic=topic)
+            if self._log is not None:
+                self._log.warning(message, topic, new, extra={"actor": self._actor, "correlation_id": f"{kind}:{topic}"})
 
 
 def _delta(seen: dict[str, int], key: str, total: int) -> int:

@@ -3,6 +3,10 @@
 Outcomes of calls are mapped once to CallOutcome; Ray's exceptions never leak past here:
 RayActorError -> CRASHED, RayTaskError -> APP_ERROR, GetTimeoutError -> TIMEOUT,
 ActorUnavailableError -> UNAVAILABLE ("may have executed": retry only idempotent calls).
+
+`lint-imports` (pyproject [tool.importlinter], contract "ray") fails when any other module imports Ray.
+Ray's private APIs are used in two places only, each because Ray has no public equivalent here:
+`_gcs_actor_rows` (actor states without the dashboard) and `declare_counter` (a counter at zero).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +95,7 @@ def shutdown() -> None:
 
 
 def is_initialized() -> bool:
-    return _ray().is_initialized()
+    return bool(_ray().is_initialized())
 
 
 _remote_classes: dict[type, Any] = {}
@@ -193,9 +198,7 @@ def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, di
 
     Read from the GCS directly, so it works without the dashboard (the state API needs it)."""
     ray = _ray()
-    from ray._private import state
-
-    rows = state.actors()
+    rows = _gcs_actor_rows()
     if names is None:
         names = sorted({r["Name"] for r in rows.values() if r.get("Name")})
     out: dict[str, dict[str, Any]] = {}
@@ -204,7 +207,7 @@ def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, di
             handle = ray.get_actor(name, namespace=namespace)
         except ValueError:
             continue
-        row = rows.get(handle._actor_id.hex())
+        row = rows.get(_actor_id_hex(handle))
         if row is None:
             continue
         out[name] = {
@@ -214,6 +217,24 @@ def actor_states(namespace: str, names: list[str] | None = None) -> dict[str, di
             "num_restarts": int(row.get("NumRestarts") or 0),
         }
     return out
+
+
+def _gcs_actor_rows() -> dict[str, dict[str, Any]]:
+    """actor id (hex) -> the GCS actor table row.
+
+    Ray's public state API (`ray.util.state.list_actors`) goes through the dashboard: it fails where the
+    dashboard is off (`ray.include_dashboard = false`, as in the integration tests), and where this
+    cluster registered no dashboard it asks 127.0.0.1:8265, which on a shared host may be another
+    cluster's. The GCS table (`ray._private.state.actors`, a DeveloperAPI) has no such dependency."""
+    from ray._private import state
+
+    return dict(state.actors())
+
+
+def _actor_id_hex(handle: Any) -> str:
+    """The actor id of a handle, the GCS table's key. Ray 2.60 offers it only as the handle's `_actor_id`
+    (inside the actor, `ray.get_runtime_context().get_actor_id()` is the public form)."""
+    return str(handle._actor_id.hex())
 
 
 _node_ip: str | None = None
@@ -253,8 +274,35 @@ def cluster_resources() -> dict[str, float]:
 def metrics_export_port() -> int:
     """Port of this node's Prometheus metrics export (Ray's metrics agent), 0 if unknown."""
     ray = _ray()
-    try:
-        return int(ray._private.worker.global_worker.node.metrics_export_port or 0)
-    except Exception:
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        return int(nodes[0].get("MetricsExportPort") or 0) if nodes else 0
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    here = [n for n in nodes if n.get("NodeID") == node_id] or nodes
+    return int(here[0].get("MetricsExportPort") or 0) if here else 0
+
+
+def job_submission_client(address: str, headers: dict[str, str] | None) -> Any:
+    """Ray's JobSubmissionClient for the job server at `address` (the dashboard's REST API)."""
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address, headers=headers)
+
+
+def metric(
+    kind: str, name: str, description: str, tag_keys: tuple[str, ...], boundaries: Sequence[float] = ()
+) -> Any:
+    """A ray.util.metrics object: kind is "counter", "gauge" or "histogram"."""
+    from ray.util import metrics
+
+    if kind == "counter":
+        return metrics.Counter(name, description=description, tag_keys=tag_keys)
+    if kind == "gauge":
+        return metrics.Gauge(name, description=description, tag_keys=tag_keys)
+    if kind == "histogram":
+        return metrics.Histogram(name, description=description, boundaries=list(boundaries), tag_keys=tag_keys)
+    raise ValueError(f"unknown metric kind {kind!r}")
+
+
+def declare_counter(counter: Any, tags: dict[str, str]) -> None:
+    """Make a counter series exist at 0. `Counter.inc` refuses 0 and Ray has no public call for it, so
+    this records 0 through the counter's `_record`, the method `inc` itself calls."""
+    counter._record(0.0, tags=tags)

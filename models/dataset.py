@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from actors.market_data.sources import NS_PER_DAY, open_source
 from cluster.errors import BadInput
@@ -58,15 +60,15 @@ class Dataset:
     """Rows sorted by (ts_ns, symbol). forward_return is the labelled h-bar log return;
     next_return the 1-bar log return t -> t+1 (for the replay); label_end_ts_ns the time of bar t+h."""
 
-    features: np.ndarray
-    labels: np.ndarray
-    forward_return: np.ndarray
-    next_return: np.ndarray
-    ts_ns: np.ndarray
-    label_end_ts_ns: np.ndarray
-    symbols: np.ndarray
-    segment: np.ndarray
-    bar_index: np.ndarray
+    features: NDArray[Any]
+    labels: NDArray[Any]
+    forward_return: NDArray[Any]
+    next_return: NDArray[Any]
+    ts_ns: NDArray[Any]
+    label_end_ts_ns: NDArray[Any]
+    symbols: NDArray[Any]
+    segment: NDArray[Any]
+    bar_index: NDArray[Any]
     horizon: int
     threshold: float
     report: DatasetReport
@@ -127,10 +129,10 @@ def load_segments(
 class SegmentRows:
     """Every bar of one segment with its features and label inputs (nothing dropped yet)."""
 
-    features: np.ndarray
-    forward_return: np.ndarray
-    next_return: np.ndarray
-    label_end_ts_ns: np.ndarray
+    features: NDArray[Any]
+    forward_return: NDArray[Any]
+    next_return: NDArray[Any]
+    label_end_ts_ns: NDArray[Any]
 
 
 def segment_rows(bars: pd.DataFrame, horizon: int, params: FeatureParams = PARAMS) -> SegmentRows:
@@ -148,7 +150,7 @@ def build_dataset(
     segments: Sequence[Segment], horizon: int, threshold: float = 0.0, params: FeatureParams = PARAMS
 ) -> Dataset:
     warmup = params.warmup_bars()
-    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("x", "fwd", "nxt", "ts", "end", "sym", "seg", "idx")}
+    parts: dict[str, list[NDArray[Any]]] = {key: [] for key in ("x", "fwd", "nxt", "ts", "end", "sym", "seg", "idx")}
     bars = dropped_warmup = dropped_end = 0
     for number, segment in enumerate(segments):
         n = len(segment.bars)

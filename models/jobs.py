@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from cluster import ray_calls
 from cluster.errors import ConfigError, DependencyDown, TemporaryError
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -51,9 +52,8 @@ def auth_headers(auth_token: str | None) -> dict[str, str] | None:
 
 
 def _ray_client(address: str, headers: dict[str, str] | None) -> JobClient:
-    from ray.job_submission import JobSubmissionClient
-
-    return JobSubmissionClient(address, headers=headers)  # type: ignore[return-value]
+    client: JobClient = ray_calls.job_submission_client(address, headers)
+    return client
 
 
 def _connect(dashboard_url: str, auth_token: str | None, factory: ClientFactory) -> JobClient:

@@ -11,9 +11,10 @@ are dropped by the dataset, which counts them.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 
-def forward_log_return(close: np.ndarray, horizon: int) -> np.ndarray:
+def forward_log_return(close: NDArray[np.float64], horizon: int) -> NDArray[np.float64]:
     """ln(c[t+h] / c[t]) per row; NaN for the last `horizon` rows, whose window passes the end."""
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1 bar, got {horizon}")
@@ -24,7 +25,7 @@ def forward_log_return(close: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def up_labels(forward_return: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+def up_labels(forward_return: NDArray[np.float64], threshold: float = 0.0) -> NDArray[np.float64]:
     """1.0 where the forward return is above `threshold`, 0.0 where not, NaN where it is unknown."""
     forward_return = np.asarray(forward_return, dtype=np.float64)
     labels = (forward_return > threshold).astype(np.float64)

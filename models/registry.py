@@ -37,7 +37,7 @@ from cluster.db.types import dt_to_ns, ns_to_dt
 from cluster.errors import BadInput, ConfigError, InvalidTransition
 from cluster.records import AuditRecord
 from models.features.spec import spec_hash
-from models.train import GATE_METRIC
+from models.gate import GATE_METRIC
 from models.xgb_model import XgbModel
 
 if TYPE_CHECKING:

@@ -24,14 +24,15 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from numpy.typing import NDArray
 from scipy.stats import rankdata
 
 from models.dataset import Dataset, build_dataset, load_segments, resolve_paths
 from models.features.spec import spec_hash
+from models.gate import GATE_METRIC
 from models.walk_forward import Split, Window, walk_forward_splits
 from models.xgb_model import stamp_booster
 
-GATE_METRIC = "mean_test_auc"
 Progress = Callable[[int, int], None]  # (fold, boosting rounds done) -> None
 
 
@@ -79,7 +80,7 @@ class TrainResult:
     params: dict[str, Any]
 
 
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float:
     """Area under the ROC curve (Mann-Whitney with average ranks for ties); NaN if one class only."""
     labels = np.asarray(labels, dtype=bool)
     positives = int(labels.sum())
@@ -90,7 +91,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
-def replay(scores: np.ndarray, next_return: np.ndarray, segment: np.ndarray, cost_bps: float) -> ReplayResult:
+def replay(scores: NDArray[Any], next_return: NDArray[Any], segment: NDArray[Any], cost_bps: float) -> ReplayResult:
     """Rows in time order; each segment starts flat and is closed after its last row."""
     position = np.sign(np.asarray(scores, dtype=np.float64))
     next_return = np.asarray(next_return, dtype=np.float64)
@@ -137,7 +138,7 @@ def train_fold(dataset: Dataset, split: Split, config: TrainConfig, progress: Pr
     booster = booster[: best + 1]  # keep the trees up to the best validation round only
     stamp_booster(booster)
 
-    def score(rows: np.ndarray) -> np.ndarray:
+    def score(rows: NDArray[Any]) -> NDArray[Any]:
         return 2.0 * booster.inplace_predict(x[rows], missing=np.nan) - 1.0
 
     test_scores = score(split.test)

@@ -13,13 +13,16 @@ the same symbol, and no label in one part is built from prices of the next.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cluster.errors import BadInput
 
 Window = Literal["expanding", "rolling"]
+
+Rows = NDArray[np.signedinteger[Any]]  # row indices into the time-sorted dataset
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +30,13 @@ class Split:
     """Row indices (into the time-sorted dataset) of one fold."""
 
     fold: int
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
+    train: Rows
+    validation: Rows
+    test: Rows
     purged: int
 
 
-def time_blocks(ts_ns: np.ndarray, n_blocks: int) -> list[np.ndarray]:
+def time_blocks(ts_ns: NDArray[np.int64], n_blocks: int) -> list[Rows]:
     """n_blocks runs of consecutive row indices of about equal size, cut where the timestamp changes."""
     ts_ns = np.asarray(ts_ns)
     if np.any(np.diff(ts_ns) < 0):
@@ -44,18 +47,18 @@ def time_blocks(ts_ns: np.ndarray, n_blocks: int) -> list[np.ndarray]:
         cut = int(np.searchsorted(ts_ns, ts_ns[min(n - 1, k * n // n_blocks)], side="left"))
         bounds.append(max(cut, bounds[-1]))
     bounds.append(n)
-    blocks = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    blocks: list[Rows] = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     if any(len(block) == 0 for block in blocks):
         raise BadInput(f"{n} rows cannot make {n_blocks} non-empty time blocks")
     return blocks
 
 
-def _purge(rows: np.ndarray, label_end_ts_ns: np.ndarray, next_start_ns: int) -> np.ndarray:
+def _purge(rows: Rows, label_end_ts_ns: NDArray[np.int64], next_start_ns: int) -> Rows:
     return rows[label_end_ts_ns[rows] < next_start_ns]
 
 
 def walk_forward_splits(
-    ts_ns: np.ndarray, label_end_ts_ns: np.ndarray, n_splits: int = 3, window: Window = "expanding"
+    ts_ns: NDArray[np.int64], label_end_ts_ns: NDArray[np.int64], n_splits: int = 3, window: Window = "expanding"
 ) -> list[Split]:
     if n_splits < 1:
         raise ValueError(f"n_splits must be >= 1, got {n_splits}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
+from numpy.typing import NDArray
 
 from cluster.errors import ConfigError
 from models.features.spec import FEATURE_NAMES, spec_hash
@@ -66,7 +67,7 @@ class XgbModel:
     def booster(self) -> xgb.Booster:
         return self._booster
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """One inplace_predict per batch (no DMatrix); rows (n, len(FEATURE_NAMES)) float64."""
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != len(FEATURE_NAMES):

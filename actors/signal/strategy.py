@@ -6,6 +6,7 @@ It is the yardstick a trained model must beat, and the strategy the cluster runs
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cluster.settings import SignalSettings
 from models.features.spec import FEATURE_NAMES, spec_hash
@@ -41,7 +42,7 @@ class RuleBasedBaseline:
         self.rsi_sell_above = float(settings.rsi_sell_above)
         self.spec_hash = spec_hash()
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """rows: (n, len(FEATURE_NAMES)) float64; returns n scores in {-1.0, 0.0, +1.0}."""
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != len(FEATURE_NAMES):

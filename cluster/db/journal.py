@@ -20,7 +20,7 @@ from cluster.db.ops import Op
 log = logging.getLogger("trading.db")
 _HEADER = struct.Struct(">I")
 _encoder = msgspec.msgpack.Encoder(decimal_format="string")
-_decoder: msgspec.msgpack.Decoder[Op] = msgspec.msgpack.Decoder(Op)  # type: ignore[arg-type]
+_decoder: msgspec.msgpack.Decoder[Op] = msgspec.msgpack.Decoder(Op)
 
 
 class Journal:

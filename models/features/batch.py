@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import pandas_ta as ta
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
 
 from models.features.spec import FEATURE_NAMES, PARAMS, FeatureParams
 
 REQUIRED_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
-def rolling_mean_std(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+def rolling_mean_std(values: NDArray[np.float64], window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Exact rolling mean and sample std (ddof=1); NaN until the window is full or holds a NaN.
 
     A window of equal values has std exactly 0, as in RollingStats.
@@ -59,7 +60,7 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams = PARAMS) -> pd.D
     index = bars.index
     close = bars["close"].astype("float64")
     close_values = close.to_numpy()
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, NDArray[np.float64]] = {}
 
     out["rsi_14"] = _column(ta.rsi(close, length=params.rsi_length, talib=False), 0, index).to_numpy()
     macd = ta.macd(close, fast=params.macd_fast, slow=params.macd_slow, signal=params.macd_signal, talib=False)
@@ -90,7 +91,7 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams = PARAMS) -> pd.D
     return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=index)
 
 
-def _spread_bps(bars: pd.DataFrame) -> np.ndarray:
+def _spread_bps(bars: pd.DataFrame) -> NDArray[np.float64]:
     if "bid" not in bars.columns or "ask" not in bars.columns:
         return np.full(len(bars), np.nan)
     quotes = bars[["bid", "ask"]].astype("float64")

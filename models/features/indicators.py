@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 NAN = math.nan
 
@@ -59,16 +60,29 @@ class _EwmAdjustFalse:
         self.count = 0
 
 
-class Ema:
+class _OnEwm:
+    """An average over one pandas ewm(adjust=False) recursion: `length` inputs, `value` the ewm's."""
+
+    __slots__ = ("length", "_ewm")
+
+    def __init__(self, name: str, length: int, alpha_of: Callable[[int], float]) -> None:
+        if length < 1:
+            raise ValueError(f"{name} length must be >= 1, got {length}")
+        self.length = length
+        self._ewm = _EwmAdjustFalse(alpha_of(length))
+
+    @property
+    def value(self) -> float:
+        return self._ewm.value
+
+
+class Ema(_OnEwm):
     """Exponential moving average, pandas-ta style: SMA of the first `length` inputs as seed."""
 
-    __slots__ = ("length", "_ewm", "_seed_sum", "_seen")
+    __slots__ = ("_seed_sum", "_seen")
 
     def __init__(self, length: int) -> None:
-        if length < 1:
-            raise ValueError(f"EMA length must be >= 1, got {length}")
-        self.length = length
-        self._ewm = _EwmAdjustFalse(_pandas_alpha_from_span(length))
+        super().__init__("EMA", length, _pandas_alpha_from_span)
         self._seed_sum = 0.0
         self._seen = 0
 
@@ -82,10 +96,6 @@ class Ema:
             self._ewm.update(value)
 
     @property
-    def value(self) -> float:
-        return self._ewm.value
-
-    @property
     def initialized(self) -> bool:
         return self._seen >= self.length
 
@@ -95,23 +105,16 @@ class Ema:
         self._seen = 0
 
 
-class Rma:
+class Rma(_OnEwm):
     """Wilder's moving average as pandas-ta computes it: ewm(alpha=1/length, adjust=False), no seed."""
 
-    __slots__ = ("length", "_ewm")
+    __slots__ = ()
 
     def __init__(self, length: int) -> None:
-        if length < 1:
-            raise ValueError(f"RMA length must be >= 1, got {length}")
-        self.length = length
-        self._ewm = _EwmAdjustFalse(_pandas_alpha_from_alpha(1.0 / length))
+        super().__init__("RMA", length, lambda n: _pandas_alpha_from_alpha(1.0 / n))
 
     def update(self, value: float) -> None:
         self._ewm.update(value)
-
-    @property
-    def value(self) -> float:
-        return self._ewm.value
 
     @property
     def initialized(self) -> bool:

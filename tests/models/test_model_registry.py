@@ -16,22 +16,14 @@ from models.features.spec import spec_hash
 from models.registry import NO_LIVE_BASELINE, ModelRegistry, file_sha256
 from models.train import GATE_METRIC, TrainResult
 from models.xgb_model import XgbModel
+from tests.kit.clock import FakeClock
 
-
-class FakeClock:
-    """Nanoseconds that advance one second per reading, from 2026-01-02T03:04:05Z."""
-
-    def __init__(self) -> None:
-        self.now = 1_767_323_045 * 10**9
-
-    def __call__(self) -> int:
-        self.now += 10**9
-        return self.now
+START_NS = 1_767_323_045 * 10**9  # 2026-01-02T03:04:05Z; the clock moves one second per reading
 
 
 @pytest.fixture
 def registry(migrated_url: str, tmp_path: Path) -> ModelRegistry:
-    reg = ModelRegistry(migrated_url, tmp_path / "models", clock=FakeClock())
+    reg = ModelRegistry(migrated_url, tmp_path / "models", clock=FakeClock(START_NS, tick_ns=10**9))
     yield reg  # type: ignore[misc]
     reg.close()
 

@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from cluster.live_run import EndOfData, wants_simulator
 from cluster.settings import load_settings
+from tests.kit.clock import SecondsClock
 
 
 def test_wants_simulator_when_loopback_urls_and_no_keys_then_true_and_with_keys_false() -> None:
@@ -20,16 +21,16 @@ def test_wants_simulator_when_loopback_urls_and_no_keys_then_true_and_with_keys_
 
 def test_end_of_data_when_remaining_zero_for_grace_then_finish_called_once() -> None:
     remaining = [5]
-    now = [0.0]
+    clock = SecondsClock()
     calls: list[int] = []
-    end = EndOfData(lambda: remaining[0], lambda: calls.append(1), clock=lambda: now[0], grace_s=2.0)
+    end = EndOfData(lambda: remaining[0], lambda: calls.append(1), clock=clock, grace_s=2.0)
     end({})
     remaining[0] = 0
     end({})
-    now[0] = 1.0
+    clock.now = 1.0
     end({})
     assert calls == []
-    now[0] = 2.5
+    clock.now = 2.5
     end({})
     end({})
     assert calls == [1]

@@ -8,6 +8,7 @@ import pytest
 
 from cluster.errors import DependencyDown, TemporaryError
 from models.jobs import job_logs, submit_retrain, wait_for_job
+from tests.kit.clock import SecondsClock
 
 
 class FakeJobClient:
@@ -26,17 +27,6 @@ class FakeJobClient:
 
     def get_job_logs(self, job_id: str) -> str:
         return f"logs of {job_id}"
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _factory(client: FakeJobClient):  # type: ignore[no-untyped-def]
@@ -74,15 +64,15 @@ def test_submit_retrain_when_dashboard_is_down_then_dependency_down_names_the_ad
 
 
 def test_wait_for_job_when_job_runs_then_succeeds_then_returns_the_final_status() -> None:
-    client, fake = FakeJobClient(["PENDING", "RUNNING", "SUCCEEDED"]), FakeTime()
-    status = wait_for_job("x:1", "raysubmit_1", client_factory=_factory(client), clock=fake.clock, sleep=fake.sleep)
+    client, fake = FakeJobClient(["PENDING", "RUNNING", "SUCCEEDED"]), SecondsClock()
+    status = wait_for_job("x:1", "raysubmit_1", client_factory=_factory(client), clock=fake, sleep=fake.sleep)
     assert status == "SUCCEEDED" and fake.now == 2.0
 
 
 def test_wait_for_job_when_still_running_at_the_deadline_then_temporary_error() -> None:
-    client, fake = FakeJobClient(["RUNNING"]), FakeTime()
+    client, fake = FakeJobClient(["RUNNING"]), SecondsClock()
     with pytest.raises(TemporaryError, match="raysubmit_1 still RUNNING after 5 s"):
-        wait_for_job("x:1", "raysubmit_1", timeout_s=5, client_factory=_factory(client), clock=fake.clock,
+        wait_for_job("x:1", "raysubmit_1", timeout_s=5, client_factory=_factory(client), clock=fake,
                      sleep=fake.sleep)
 
 

@@ -20,28 +20,12 @@ from cluster.observability import (
     declare_no_alpaca_feed,
     export_feed_status,
 )
-
-
-class FakeRepo:
-    def __init__(self) -> None:
-        self.up = 1
-        self.calls = 0
-
-    def health(self) -> dict[str, int | str]:
-        self.calls += 1
-        return {"status": "ok" if self.up else "degraded", "database_up": self.up, "postgresql_up": 0}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.kit.clock import SecondsClock
+from tests.kit.repository import FakeRepository
 
 
 def test_database_probe_when_sampled_twice_within_interval_then_health_is_read_once() -> None:
-    rec, repo, clock = InMemoryRecorder(), FakeRepo(), FakeClock()
+    rec, repo, clock = InMemoryRecorder(), FakeRepository(), SecondsClock(100.0)
     probe = DatabaseProbe(repo, Metrics(rec), interval_s=1.0, clock=clock)
     assert probe.sample() == 1
     clock.now += 0.5

@@ -1,0 +1,176 @@
+"""The layer contracts in pyproject.toml ([tool.importlinter]) hold for the tree and fire when broken.
+
+Each rule is shown to fire on a throw-away copy of the package skeleton: every module the contracts
+name exists (empty), the real contracts are checked against it with `lint-imports`, and one import is
+added that breaks one rule. The skeleton without that import passes, so a failure is the rule's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+LAYER_SEPARATOR = re.compile(r"[:|]")
+
+
+def _config() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        config: dict[str, Any] = tomllib.load(fh)["tool"]["importlinter"]
+    return config
+
+
+def _contract(contract_id: str) -> dict[str, Any]:
+    return next(c for c in _config()["contracts"] if c["id"] == contract_id)
+
+
+def _layers() -> list[set[str]]:
+    return [{name.strip() for name in LAYER_SEPARATOR.split(layer)} for layer in _contract("layers")["layers"]]
+
+
+def _write_module(tree: Path, dotted: str, source: str = "") -> None:
+    """Create a module and the packages above it; a name that is already a package gets its __init__."""
+    parts = dotted.split(".")
+    for i in range(1, len(parts)):
+        package = tree.joinpath(*parts[:i])
+        package.mkdir(exist_ok=True)
+        (package / "__init__.py").touch()
+    as_package = tree.joinpath(*parts)
+    path = as_package / "__init__.py" if as_package.is_dir() else as_package.with_suffix(".py")
+    path.write_text(path.read_text() + source if path.exists() else source)
+
+
+def _skeleton(tree: Path) -> None:
+    """Every module the contracts name, plus the imports the real tree has that the contracts allow."""
+    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.db"):
+        (tree.joinpath(*package.split("."))).mkdir(parents=True, exist_ok=True)
+        _write_module(tree, package)
+    for layer in _layers():
+        for name in layer:
+            _write_module(tree, name)
+    _write_module(tree, "cluster.ray_calls", "import ray\n")
+    _write_module(tree, "actors.market_data.sources", "from cluster import errors\n")
+    # the recorded exceptions (ignore_imports): an unmatched entry is an error, so they must exist
+    _write_module(tree, "models.dataset", "from actors.market_data import sources\n")
+    _write_module(tree, "actors.risk.core")
+    _write_module(tree, "actors.risk.status", "from actors.risk import core\n")
+    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster import wire\n")
+    _write_module(tree, "cluster.supervisor", "from actors.signal import core\nfrom cluster import ray_calls\n")
+    _write_module(tree, "alpaca_sim.data", "from cluster import errors\n")
+    (tree / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+
+
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", "--config", str(tree / "pyproject.toml")],
+        cwd=tree, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def _broken(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """Names of the contracts lint-imports reports as BROKEN."""
+    out = " ".join(result.stdout.split())
+    return {c["name"] for c in _config()["contracts"] if f"{' '.join(c['name'].split())} BROKEN" in out}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    _skeleton(tmp_path)
+    return tmp_path
+
+
+def test_contracts_when_skeleton_has_only_allowed_imports_then_lint_passes(tree: Path) -> None:
+    result = _lint(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("cluster.wire", "actors.signal.core"),  # foundation -> actors
+        ("cluster.errors", "models.labels"),  # foundation -> models
+        ("cluster.bus", "cluster.supervisor"),  # foundation -> application
+        ("models.labels", "actors.signal.core"),  # models -> actors
+        ("models.labels", "cluster.cli"),  # models -> application
+        ("actors.risk.core", "cluster.control_plane"),  # actors -> application
+        ("alpaca_sim.data", "actors.signal.core"),  # the simulator and the actors stay independent
+    ],
+)
+def test_layers_when_a_module_imports_upward_then_lint_fails(tree: Path, importer: str, imported: str) -> None:
+    _write_module(tree, importer, f"import {imported}\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("layers")["name"]}
+
+
+def test_layers_when_the_upward_import_is_inside_a_function_then_lint_still_fails(tree: Path) -> None:
+    _write_module(tree, "cluster.storage", "def later() -> None:\n    from actors.signal import core\n")
+    result = _lint(tree)
+    assert result.returncode == 1
+    assert _contract("layers")["name"] in _broken(result)
+
+
+def test_acyclic_when_two_actor_packages_import_each_other_then_lint_fails(tree: Path) -> None:
+    _write_module(tree, "actors.risk.core", "from actors.signal import core\n")
+    _write_module(tree, "actors.signal.strategy", "from actors.risk import core\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("acyclic")["name"]}
+
+
+def test_acyclic_when_two_models_modules_import_each_other_then_lint_fails(tree: Path) -> None:
+    _write_module(tree, "models.registry", "from models import train\n")
+    _write_module(tree, "models.train", "def register() -> None:\n    from models import registry\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("acyclic")["name"]}
+
+
+def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(tree: Path) -> None:
+    _write_module(tree, "cluster.wire", "from cluster import bus\n")
+    _write_module(tree, "cluster.bus", "from cluster import wire\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("acyclic")["name"]}
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("cluster.metrics", "def recorder() -> None:\n    from ray.util import metrics\n"),
+        ("models.jobs", "from ray.job_submission import JobSubmissionClient\n"),
+        ("actors.signal.core", "import ray\n"),
+        ("cluster.supervisor", "import ray._private.state\n"),
+    ],
+)
+def test_ray_when_imported_outside_the_ray_call_module_then_lint_fails(tree: Path, module: str, source: str) -> None:
+    _write_module(tree, module, source)
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _broken(result) == {_contract("ray")["name"]}
+
+
+def test_contracts_when_checked_on_the_real_tree_then_all_are_kept() -> None:
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_layers_when_listing_cluster_modules_then_each_is_in_exactly_one_layer() -> None:
+    """A new module in cluster/ must be placed in a layer (cluster holds both the bottom and the top)."""
+    listed = [name for layer in _layers() for name in layer if name.startswith("cluster.")]
+    on_disk = {f"cluster.{p.stem}" for p in (ROOT / "cluster").glob("*.py") if p.stem != "__init__"}
+    on_disk |= {f"cluster.{p.name}" for p in (ROOT / "cluster").iterdir() if (p / "__init__.py").exists()}
+    assert sorted(listed) == sorted(set(listed))
+    assert set(listed) == on_disk
