@@ -206,7 +206,7 @@ def profile_in_process(data: Path, symbols: list[str], state: Path, top: int = 1
     prof.disable()
     st = pstats.Stats(prof)
     raw: dict[Any, Any] = st.stats  # type: ignore[attr-defined]
-    total = max(v[3] for k, v in raw.items() if k[2] == "run" and k[0].endswith("backtest.py"))
+    total = max(v[3] for k, v in raw.items() if k[2] == "_run" and k[0].endswith("backtest.py"))
     stages = {}
     for stage, keys in STAGES.items():
         secs = sum(v[3] for k, v in raw.items() for f, fn in keys if k[0].endswith(f) and k[2] == fn)
