@@ -13,7 +13,8 @@ What the histograms measure:
   submitted. It includes waiting for every signal group and for the risk decision of the batch,
   so it is the tick-to-decision time seen by execution plus the submit itself.
 * trading_order_ack_seconds (execution): submit -> broker acknowledgement (sim broker: in-process).
-  tick-to-decision below = tick-to-order minus this, per percentile (an upper bound).
+  The actors export no tick-to-decision histogram: the figure reported for it is tick-to-order
+  minus order ack at the same percentile, an estimate (percentiles do not subtract exactly).
 * trading_risk_check_seconds (risk), trading_feature_update_seconds (signal): the cores' share.
 An event also waits inside the feed until its batch is cut (batch_bars events at the event rate):
 that wait is not in any histogram and is reported beside them.
