@@ -185,8 +185,9 @@ def render_scale(scale: dict) -> list[str]:
         *_scale_table(shipped),
         "",
         f"Where a batch's time goes in the one-process replay of the {scale['symbols']:,}-symbol day (cProfile, "
-        f"{prof['events']:,} events in {prof['batches']} batches, {prof['ms_per_batch_profiled']:.1f} ms per "
-        "batch under the profiler, which roughly doubles Python call costs):",
+        f"{prof['events']:,} events in {prof['batches']} batches, {prof['profiled_seconds']:.1f} s = "
+        f"{prof['ms_per_batch_profiled']:.1f} ms per batch under the profiler, which roughly doubles Python call "
+        "costs; shares of that whole run; the database writer thread's own work is not in the profile):",
         "",
         "| stage | s (profiled) | share |",
         "|---|---:|---:|",

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from actors.execution.broker import Broker
@@ -36,7 +37,13 @@ from actors.risk.staleness import book_is_stale
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
 from cluster.actor_base import EventClock
-from cluster.backtest_repo import RunIntentLog, is_new_database
+from cluster.backtest_repo import (
+    RunIntentLog,
+    create_migrated_sqlite,
+    default_schema_cache,
+    is_new_database,
+    sqlite_path,
+)
 from cluster.errors import DataError
 from cluster.grouping import GroupChoice, choose_groups, offered_signal_slots
 from cluster.repository import Repository
@@ -186,8 +193,9 @@ class RiskStage:
 class InProcessReplay:
     """Feed, signal groups, risk and execution over one repository, batch by batch."""
 
-    def __init__(self, settings: Settings, signal_slots: int | None = None) -> None:
+    def __init__(self, settings: Settings, signal_slots: int | None = None, schema_cache: Path | None = None) -> None:
         self.settings = settings
+        self.schema_cache = schema_cache or default_schema_cache()
         universe = universe_of(settings)
         slots = offered_signal_slots() if signal_slots is None else signal_slots
         self.group_choice: GroupChoice = choose_groups(len(universe), settings.signal.group_size, slots)
@@ -204,8 +212,13 @@ class InProcessReplay:
 
     def run(self) -> dict[str, Any]:
         """Replay the configured source to its end; return the same summary as the cluster replay."""
-        fresh = is_new_database(database_url(self.settings))
-        migrate(self.settings)
+        url = database_url(self.settings)
+        fresh = is_new_database(url)
+        new_file = sqlite_path(url) if fresh else None
+        if new_file is not None:
+            create_migrated_sqlite(new_file, self.schema_cache)
+        else:
+            migrate(self.settings)
         repo: Repository = make_repository(self.settings, "backtest")
         if fresh:
             repo = RunIntentLog(repo)

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from cluster import cli
 from cluster.backtest import InProcessReplay, slice_groups, with_final
 from cluster.backtest_repo import RunIntentLog, is_new_database
+from cluster.db import upgrade
 from cluster.repository import InMemoryRepository
 from cluster.settings import Settings, load_settings
 from cluster.summary import build_summary
@@ -65,9 +66,30 @@ def test_in_process_replay_when_run_twice_then_the_same_ledger(tmp_path):
 
 def test_in_process_replay_when_sqlite_then_the_same_ledger_as_in_memory(tmp_path):
     memory = InProcessReplay(_settings(tmp_path / "m"), signal_slots=4).run()
-    sqlite = InProcessReplay(_settings(tmp_path / "s", f"sqlite:///{tmp_path}/s/trading.db"), signal_slots=4).run()
+    sqlite = InProcessReplay(_settings(tmp_path / "s", f"sqlite:///{tmp_path}/s/trading.db"), signal_slots=4,
+                             schema_cache=tmp_path / "cache").run()
     assert sqlite["ledger_digest"] == memory["ledger_digest"]
     assert sqlite["positions"] == memory["positions"]
+
+
+def test_in_process_replay_when_a_new_sqlite_file_then_it_is_at_alembic_head_with_the_run_stored(tmp_path):
+    from cluster.db.commands import current
+    from cluster.storage import make_repository
+
+    migrated = f"sqlite:///{tmp_path}/migrated.db"
+    upgrade(migrated)
+    for run in ("first", "second"):  # the second run copies the cached schema
+        url = f"sqlite:///{tmp_path}/{run}.db"
+        settings = _settings(tmp_path / run, url)
+        summary = InProcessReplay(settings, signal_slots=4, schema_cache=tmp_path / "cache").run()
+        assert current(url) == current(migrated)
+        repo = make_repository(settings, "check")
+        try:
+            stored = {p.symbol: str(p.quantity) for p in repo.load_positions() if p.quantity != 0}
+        finally:
+            repo.close()
+        assert stored == {p["symbol"]: p["quantity"] for p in summary["positions"]}
+    assert len(list((tmp_path / "cache").glob("sqlite-schema-*.db"))) == 1
 
 
 def test_in_process_replay_when_synthetic_source_then_one_group_per_slot(tmp_path):
