@@ -33,6 +33,7 @@ from actors.market_data.book import BookKeeper
 from actors.market_data.sources import open_source
 from actors.market_data.synthetic import SyntheticSource, synthetic_symbol
 from actors.risk.core import Approved, RiskCore
+from actors.risk.recovery import restore_from_storage
 from actors.risk.staleness import book_is_stale
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
@@ -180,14 +181,9 @@ class RiskStage:
 
     def _restore_from_storage(self) -> None:
         """A database that already holds state (a named --database): start from it, as the actor does."""
-        positions = self.repo.load_positions()
-        breaker = self.repo.load_breaker()
-        intents = self.repo.open_intents()
-        if not positions and breaker is None and not intents:
-            return
-        self.core.restore(positions, None, breaker, intents)
-        for row in positions:
-            self.last_price_ns[row.symbol] = row.updated_at_ns
+        if restore_from_storage(self.core, self.repo, replay=True, now_ns=self.clock()):
+            for row in self.repo.load_positions():  # restore() marks each stored symbol at its row's time
+                self.last_price_ns[row.symbol] = row.updated_at_ns
 
 
 class InProcessReplay:
