@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from models.protocol import Model
 log = logging.getLogger("trading.backtest")
 
 MarketItem = Bar | Quote | Trade
+_EVENT_ORDER = itemgetter(0, 1, 2)  # time, mark before signal, symbol (the risk actor's sort key)
 
 
 def universe_of(settings: Settings) -> tuple[str, ...]:
@@ -125,7 +127,7 @@ class RiskStage:
         self.signals_seen += len(signals)
         events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
         events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
-        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        events.sort(key=_EVENT_ORDER)
         orders: list[OrderIntent] = []
         core, clock = self.core, self.clock
         for ts, _, symbol, ev in events:
