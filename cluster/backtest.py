@@ -35,7 +35,6 @@ from actors.market_data.sources import open_source
 from actors.market_data.synthetic import SyntheticSource, synthetic_symbol
 from actors.risk.core import Approved, RiskCore
 from actors.risk.recovery import restore_from_storage
-from actors.risk.staleness import book_is_stale
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
 from cluster.actor_base import EventClock
@@ -117,13 +116,12 @@ class RiskStage:
     orders_sent: int = 0
     invariant_checks: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
-    last_price_ns: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.core = RiskCore(self.settings.risk, self.clock, self.settings.execution.client_order_prefix)
         self._restore_from_storage()
 
-    def decide_batch(self, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
+    def decide_batch(self, batch: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
         self.signals_seen += len(signals)
         events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
         events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
@@ -134,10 +132,8 @@ class RiskStage:
             clock.advance(ts)
             if isinstance(ev, Bar):
                 core.on_price(symbol, ev.close, ev.ts_ns)
-                self.last_price_ns[symbol] = ev.ts_ns
             elif isinstance(ev, Trade):
                 core.on_price(symbol, ev.price, ev.ts_ns)
-                self.last_price_ns[symbol] = ev.ts_ns
             else:
                 decision = core.check(ev)
                 if isinstance(decision, Approved):
@@ -145,7 +141,8 @@ class RiskStage:
                 else:
                     self.rejections[decision.rule] = self.rejections.get(decision.rule, 0) + 1
         core.tick(clock())
-        self._check_book_staleness()
+        orders += core.follow_up(batch)  # slices, exits whose entry has filled since, targets a limit held back
+        core.check_stale_book(clock())
         self.orders_sent += len(orders)
         self.record_events()
         return orders
@@ -172,20 +169,9 @@ class RiskStage:
         return {**self.core.snapshot(), "signals_seen": self.signals_seen, "orders_sent": self.orders_sent,
                 "rejections": dict(self.rejections), "invariant_checks": self.invariant_checks, "done": True}
 
-    def _check_book_staleness(self) -> None:
-        core = self.core
-        stale_ns = int(self.settings.risk.stale_data_seconds * 1e9)
-        if core.breaker.state == "closed" and book_is_stale(
-            core.portfolio.open_symbols(), self.last_price_ns, self.clock(), stale_ns
-        ):
-            core.trip("risk", f"stale data across the book: no price for any held symbol in "
-                              f"{self.settings.risk.stale_data_seconds:.0f}s")
-
     def _restore_from_storage(self) -> None:
         """A database that already holds state (a named --database): start from it, as the actor does."""
-        if restore_from_storage(self.core, self.repo, replay=True, now_ns=self.clock()):
-            for row in self.repo.load_positions():  # restore() marks each stored symbol at its row's time
-                self.last_price_ns[row.symbol] = row.updated_at_ns
+        restore_from_storage(self.core, self.repo, replay=True, now_ns=self.clock())
 
 
 class InProcessReplay:
@@ -259,7 +245,7 @@ class InProcessReplay:
             # risk decides batch k (batch k-1 is settled: this loop is the lockstep)
             received = [m for msgs in per_symbol.values() for m in msgs]
             marks = [m for m in received if isinstance(m, Bar | Trade)]
-            orders = risk.decide_batch(marks, signals)
+            orders = risk.decide_batch(k, marks, signals)
             # execution: batch k's orders first, then batch k's market data to the broker
             updates: list[OrderUpdate] = []
             if orders:
