@@ -48,7 +48,8 @@ bench: $(STAMP)
 STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cluster/settings.py \
 	cluster/logs.py cluster/lifecycle.py cluster/batches.py cluster/endpoints.py cluster/ray_calls.py \
 	cluster/repository.py cluster/state_store.py cluster/storage.py cluster/db cluster/metrics.py \
-	cluster/observability.py cluster/actor_base.py cluster/placement.py cluster/orders.py \
+	cluster/observability.py cluster/actor_base.py cluster/placement.py cluster/orders.py cluster/grouping.py \
+	cluster/backtest_repo.py \
 	actors/signal/core.py actors/signal/model_slot.py actors/signal/strategy.py \
 	actors/market_data/batcher.py actors/market_data/book.py actors/market_data/live_batcher.py \
 	actors/market_data/synthetic.py actors/market_data/journal.py \

@@ -25,6 +25,8 @@ import numpy as np  # noqa: E402
 
 from actors.market_data.sources import open_source  # noqa: E402
 from actors.signal.core import SignalCore  # noqa: E402
+from cluster.grouping import choose_groups  # noqa: E402
+from cluster.placement import SIGNALS_SLOTS_PER_NODE  # noqa: E402
 from cluster.settings import load_settings  # noqa: E402
 from cluster.wire import Bar, Quote  # noqa: E402
 from models.dataset import MINUTE_FILES, build_dataset, load_segments, resolve_paths  # noqa: E402
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings().signal
     model, rows = _model(args.model)
     universe = settings.universe
-    groups = [tuple(universe[i:i + settings.group_size]) for i in range(0, len(universe), settings.group_size)]
+    size = choose_groups(len(universe), settings.group_size, SIGNALS_SLOTS_PER_NODE).group_size
+    groups = [tuple(universe[i:i + size]) for i in range(0, len(universe), size)]
     predict = predict_throughput(model, rows, args.seconds)
     latency = [signal_core_latency(model, group) for group in groups]
     report = {"model": model.version, "predict": predict, "signal_core": latency}

@@ -28,10 +28,13 @@ DATA = ROOT / "data" / "us_equity_minute_trade_bars.csv"
 QUOTES = ROOT / "data" / "us_equity_minute_quote_bars.csv"
 
 
-def load_bars() -> dict[str, list[tuple[str, float, float, float, float, float]]]:
+def load_bars(path: Path = DATA, symbols: set[str] | None = None) -> dict[str, list[tuple[str, float, float, float,
+                                                                                   float, float]]]:
     out: dict[str, list] = {}
-    with DATA.open() as fh:
+    with path.open() as fh:
         for row in csv.DictReader(fh):
+            if symbols is not None and row["symbol"] not in symbols:
+                continue
             out.setdefault(row["symbol"], []).append(
                 (row["timestamp"], float(row["open"]), float(row["high"]), float(row["low"]), float(row["close"]),
                  float(row["volume"])))

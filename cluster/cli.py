@@ -118,7 +118,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"market_data": settings.market_data.model_copy(
             update={"start": None, "end": None})})
     settings = _isolate_replay_storage(settings, args.database)
-    summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    if args.cluster or args.address:
+        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+    else:  # one process, the same cores and event order, no cluster to start
+        from cluster.backtest import run_in_process
+
+        summary = run_in_process(settings)
     _print_summary(summary, args.json)
     return 0
 
@@ -178,15 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--json", action="store_true", help="print the summary as JSON")
     stop.set_defaults(func=cmd_stop)
 
-    rp = sub.add_parser("replay", help="replay data files as fast as possible through the full pipeline")
+    rp = sub.add_parser("replay", help="replay data files as fast as possible: in one process, or on the Ray "
+                        "cluster with --cluster/--address (same ledger either way)")
     rp.add_argument("--data", nargs="+", help="CSV files in the shipped-data format (default: config)")
     rp.add_argument("--start", help="first UTC date YYYY-MM-DD")
     rp.add_argument("--end", help="last UTC date YYYY-MM-DD")
     rp.add_argument("--all-dates", action="store_true", help="ignore the configured date range")
     rp.add_argument("--symbols", help="comma-separated universe (default: config)")
     rp.add_argument("--batch", type=int, default=None, help="events per batch")
-    rp.add_argument("--address", help="Ray address")
-    rp.add_argument("--timeout", type=float, default=600.0)
+    rp.add_argument("--cluster", action="store_true", help="run the full pipeline on a Ray cluster (actors, "
+                    "ZeroMQ) instead of the cores in this process")
+    rp.add_argument("--address", help="Ray address (implies --cluster)")
+    rp.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds (--cluster)")
     rp.add_argument("--json", action="store_true", help="machine-readable summary")
     rp.add_argument("--database", help="SQLAlchemy URL or memory:// (default: a new SQLite file per run)")
     rp.set_defaults(func=cmd_replay)

@@ -130,7 +130,10 @@ class MarketDataSettings(_Section):
 
 class SignalSettings(_Section):
     universe: tuple[str, ...] = ("SPY", "IBM", "BAC", "AIG")
-    group_size: int = Field(2, ge=1, description="symbols per signal actor (symbol group)")
+    group_size: int | None = Field(
+        None, ge=1, description="symbols per signal actor (symbol group); None = sized by the cluster "
+        "(cluster/grouping.py: the universe over the signal slots offered)"
+    )
     strategy: Literal["rule_baseline", "model"] = "rule_baseline"
     model_dir: str = "var/models"
     rsi_buy_below: float = Field(30, gt=0, lt=100)

@@ -16,9 +16,17 @@ def ledger_digest(ledger: list[dict[str, Any]]) -> str:
     return h.hexdigest()
 
 
+def group_plan(groups: dict[str, list[str]]) -> dict[str, int]:
+    """How the universe was spread over signal groups (what the supervisor chose, in numbers)."""
+    sizes = [len(symbols) for symbols in groups.values()]
+    return {"groups": len(sizes), "symbols": sum(sizes), "largest_group": max(sizes, default=0)}
+
+
 def build_summary(
-    stats: dict[str, Any], ledger: list[dict[str, Any]], wall_s: float, groups: dict[str, list[str]], info: Any
+    stats: dict[str, Any], ledger: list[dict[str, Any]], wall_s: float, groups: dict[str, list[str]], info: Any,
+    runner: str = "ray",
 ) -> dict[str, Any]:
+    """The same keys whichever runner replayed: "ray" (the cluster) or "in_process" (cluster/backtest.py)."""
     risk = stats.get("risk", {})
     feed = stats.get("market_data", {})
     pnl = risk.get("pnl", {})
@@ -58,6 +66,8 @@ def build_summary(
         "sequence_gaps": gaps,
         "data_errors": int(feed.get("data_errors", 0)),
         "groups": groups,
+        "group_plan": group_plan(groups),
+        "runner": runner,
         "restarts": {n: True for n, s in stats.items() if isinstance(s, dict) and s.get("restarted")},
         "ledger_digest": ledger_digest(ledger),
         "dashboard_url": getattr(info, "dashboard_url", ""),

@@ -22,6 +22,7 @@ from actors.risk.actor import RiskActor
 from actors.signal.actor import SignalActor, signal_actor_name
 from cluster import placement, ray_calls
 from cluster.errors import BadInput, ConfigError, DependencyDown
+from cluster.grouping import choose_groups, offered_signal_slots
 from cluster.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
 from cluster.progress import StallWatch
 from cluster.settings import Settings
@@ -72,7 +73,9 @@ class Supervisor:
         self.address = address
         self.ns = settings.ray.namespace
         universe = _universe(settings)
-        self.groups = plan_groups(universe, settings.signal.group_size)
+        choice = choose_groups(len(universe), settings.signal.group_size, offered_signal_slots())
+        log.info("signal groups: %s", choice.describe())
+        self.groups = plan_groups(universe, choice.group_size)
         self.schedule: list[tuple[int, list[str]]] = [(1, list(self.groups))]  # which groups answer from which batch
         self.handles: dict[str, Any] = {}
         self.info: ray_calls.ClusterInfo | None = None

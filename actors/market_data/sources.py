@@ -78,8 +78,24 @@ def _hour_ns(text: str) -> int:
     return value
 
 
+_utc_ns_cache: dict[str, int] = {}
+
+
 def parse_utc_ns(text: str) -> int:
-    """RFC-3339 UTC 'YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z' -> int ns since the epoch."""
+    """RFC-3339 UTC 'YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z' -> int ns since the epoch.
+
+    Valid stamps are cached: the rows of every symbol of a file share the same few minutes."""
+    cached = _utc_ns_cache.get(text)
+    if cached is not None:
+        return cached
+    ns = _parse_utc_ns(text)
+    if len(_utc_ns_cache) >= 100_000:
+        _utc_ns_cache.clear()
+    _utc_ns_cache[text] = ns
+    return ns
+
+
+def _parse_utc_ns(text: str) -> int:
     size = len(text)
     minute_second = text[14:16] + text[17:19]
     if (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from models.features.streaming import StreamingFeatures
 from models.protocol import Model
 
 
-@dataclass(frozen=True, slots=True)
-class _QueuedRow:
+class _QueuedRow(NamedTuple):
+    """A warm bar waiting for its batch's predict (a tuple: built once per bar, on the hot path)."""
+
     symbol: str
     ts_ns: int
     price: float

@@ -1,0 +1,250 @@
+"""Replay at scale: 1,000 symbols x one trading day, in one process, on the Ray cluster, and in backtrader.
+
+The benchmark writes a seeded random-walk universe (1,000 symbols x 390 minute bars, the shipped
+CSV format) into a temporary directory, then runs, each as the user would, as a whole command:
+
+* `trading-cluster replay --data FILE --all-dates --symbols ... --json`   (in one process, the default)
+* the same with `--cluster`                                                (local Ray, actors, ZeroMQ)
+* `bench/backtrader_replay.py --data FILE`                                 (backtrader, SMA cross)
+
+For each: the command's wall time, bars/s inside the pipeline (first batch to last settlement, from
+the summary), and the peak of the summed RSS of the command's whole process tree (Ray's GCS,
+raylet and workers are children of the command that starts the local cluster), sampled from /proc
+every 0.2 s. The same three runs on the shipped bars. Then a cProfile of the in-process replay of
+the synthetic day: where a batch's time goes, by stage, and the top functions.
+
+Run: .venv/bin/python bench/scale.py [--symbols 1000] [--json] [--skip-cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import json
+import math
+import os
+import pstats
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+SHIPPED = ROOT / "data" / "us_equity_minute_trade_bars.csv"
+SHIPPED_SYMBOLS = ("AAPL", "AIG", "BAC", "IBM", "SPY")
+DAY_OPEN = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)  # a regular session: 09:30-16:00 New York
+
+
+def write_universe(path: Path, n_symbols: int, minutes: int = 390, seed: int = 15) -> list[str]:
+    """A random walk per symbol in the shipped trade-bar format, rows grouped by symbol like data/."""
+    rng = random.Random(seed)
+    symbols = [f"RW{i:04d}" for i in range(n_symbols)]
+    stamps = [(DAY_OPEN + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in range(minutes)]
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["symbol", "timestamp", "open", "high", "low", "close", "volume"])
+        for symbol in symbols:
+            price = rng.uniform(20.0, 500.0)
+            vol = rng.uniform(0.0005, 0.003)
+            for ts in stamps:
+                o = round(price, 2)
+                price = max(1.0, price * math.exp(rng.gauss(0.0, vol)))
+                c = round(price, 2)
+                h = round(max(o, c) * (1 + abs(rng.gauss(0.0, vol / 2))), 2)
+                lo = round(min(o, c) * (1 - abs(rng.gauss(0.0, vol / 2))), 2)
+                out.writerow([symbol, ts, f"{o:.2f}", f"{h:.2f}", f"{lo:.2f}", f"{c:.2f}", rng.randint(100, 50_000)])
+    return symbols
+
+
+# ---- the process tree ---------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def tree_rss_bytes(root: int) -> tuple[int, int]:
+    """(sum of VmRSS over `root` and all its descendants, number of processes)."""
+    kids = _children()
+    todo, total, count = [root], 0, 0
+    while todo:
+        pid = todo.pop()
+        todo += kids.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        count += 1
+                        break
+        except OSError:
+            continue
+    return total, count
+
+
+def timed_command(argv: list[str], env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Run argv to completion: wall seconds, peak summed RSS of its process tree, its JSON output."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    peak, peak_procs = 0, 0
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None:
+        rss, n = tree_rss_bytes(proc.pid)
+        if rss > peak:
+            peak, peak_procs = rss, n
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{argv[:4]} did not finish within {timeout_s:.0f}s")
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:5])} failed ({proc.returncode}): {err[-2000:]}")
+    return {"wall_seconds": round(wall, 3), "peak_rss_mb": round(peak / 2**20, 1), "processes_at_peak": peak_procs,
+            "output": json.loads(out[out.index("{"):])}
+
+
+def _free_port_env() -> dict[str, str]:
+    socks = [socket.socket() for _ in range(4)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    names = ("MARKET_DATA_PORT", "SIGNALS_PORT", "ORDERS_PORT", "REPORTS_PORT")
+    return {f"TRADING_BUS__{n}": str(p) for n, p in zip(names, ports, strict=True)}
+
+
+def run_three(data: Path, symbols: list[str], state: Path, skip_cluster: bool) -> dict[str, Any]:
+    """The whole commands on the same bars: in one process, on the Ray cluster, backtrader."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore", "TRADING_STATE_DIR": str(state),
+           "TRADING_RAY__INCLUDE_DASHBOARD": "false", "TRADING_LOGGING__LEVEL": "WARNING", **_free_port_env()}
+    ours = [PY, "-m", "cluster.cli", "replay", "--data", str(data), "--all-dates", "--symbols", ",".join(symbols),
+            "--json"]
+    out: dict[str, Any] = {}
+    print(f"  in-process replay of {data.name} ...", file=sys.stderr)
+    out["in_process"] = _ours(timed_command(ours, env, 1800))
+    if not skip_cluster:
+        print(f"  cluster replay of {data.name} ...", file=sys.stderr)
+        out["cluster"] = _ours(timed_command([*ours, "--cluster", "--timeout", "1800"], env, 1900))
+    print(f"  backtrader on {data.name} ...", file=sys.stderr)
+    bt = timed_command([PY, str(ROOT / "bench" / "backtrader_replay.py"), "--data", str(data), "--symbols",
+                        ",".join(symbols), "--json"], env, 1800)
+    out["backtrader"] = {"wall_seconds": bt["wall_seconds"], "peak_rss_mb": bt["peak_rss_mb"],
+                         "processes_at_peak": bt["processes_at_peak"], "bars": bt["output"]["bars"],
+                         "run_seconds": round(bt["output"]["wall_seconds"], 3),
+                         "bars_per_s": round(bt["output"]["bars_per_s"], 1)}
+    for name in ("in_process", "cluster"):
+        if name in out:
+            out[name]["command_vs_backtrader_command"] = round(bt["wall_seconds"] / out[name]["wall_seconds"], 2)
+            out[name]["bars_per_s_vs_backtrader"] = round(out[name]["bars_per_s"] / bt["output"]["bars_per_s"], 2)
+    if "cluster" in out:
+        out["same_ledger"] = out["cluster"]["ledger_digest"] == out["in_process"]["ledger_digest"]
+    return out
+
+
+def _ours(run: dict[str, Any]) -> dict[str, Any]:
+    s = run["output"]
+    return {"wall_seconds": run["wall_seconds"], "peak_rss_mb": run["peak_rss_mb"],
+            "processes_at_peak": run["processes_at_peak"], "bars": s["bars"], "batches": s["batches"],
+            "pipeline_seconds": s["wall_seconds"], "bars_per_s": s["bars_per_s"], "orders": s["orders"],
+            "fills": s["fills"], "group_plan": s["group_plan"], "ledger_digest": s["ledger_digest"]}
+
+
+# ---- profile --------------------------------------------------------------------------------
+
+STAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "feed: read, parse, merge, cut batches": (("batcher.py", "batches"),),
+    "feed: books, by-symbol fan-out": (("backtest.py", "_feed"), ("batcher.py", "by_symbol")),
+    "signal: features per bar/quote": (("signal/core.py", "on_bar"), ("signal/core.py", "on_quote")),
+    "signal: batched predict, targets": (("signal/core.py", "end_batch"),),
+    "risk: marks and checks": (("backtest.py", "decide_batch"),),
+    "execution: submit (intent log)": (("execution/core.py", "submit"),),
+    "execution: broker fills": (("execution/core.py", "on_market"),),
+    "risk: settlement, state saved": (("backtest.py", "settle"),),
+}
+
+
+def profile_in_process(data: Path, symbols: list[str], state: Path, top: int = 15) -> dict[str, Any]:
+    from pydantic import SecretStr
+
+    from cluster.backtest import InProcessReplay
+    from cluster.settings import load_settings
+
+    base = load_settings()
+    settings = base.model_copy(update={
+        "state_dir": str(state),
+        "market_data": base.market_data.model_copy(update={"source": "replay", "files": (str(data),), "start": None,
+                                                           "end": None}),
+        "signal": base.signal.model_copy(update={"universe": tuple(symbols)}),
+        "execution": base.execution.model_copy(update={"broker": "sim"}),
+        "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{state}/profile.db")}),
+    })
+    replay = InProcessReplay(settings)
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    summary = replay.run()
+    prof.disable()
+    total = time.perf_counter() - t0  # the whole replay under the profiler (schema, loop, final flush)
+    st = pstats.Stats(prof)
+    raw: dict[Any, Any] = st.stats  # type: ignore[attr-defined]
+    stages = {}
+    for stage, keys in STAGES.items():
+        secs = sum(v[3] for k, v in raw.items() for f, fn in keys if k[0].endswith(f) and k[2] == fn)
+        stages[stage] = {"seconds": round(secs, 3), "share": round(secs / total, 3)}
+    rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    top_rows = [{"function": f"{Path(k[0]).parent.name}/{Path(k[0]).name}:{k[1]}({k[2]})", "calls": v[1],
+                 "tottime_s": round(v[2], 3), "cumtime_s": round(v[3], 3)} for k, v in rows]
+    batches = summary["batches"]
+    return {"profiled_seconds": round(total, 3), "batches": batches, "events": summary["events"],
+            "ms_per_batch_profiled": round(1000 * total / batches, 2), "stages": stages, "top_tottime": top_rows}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--symbols", type=int, default=1000)
+    p.add_argument("--skip-cluster", action="store_true", help="no Ray runs (quick look)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        tmpdir = Path(tmp)
+        data = tmpdir / "random_walk_minute_trade_bars.csv"
+        symbols = write_universe(data, args.symbols)
+        load = os.getloadavg()
+        print(f"synthetic universe: {len(symbols)} symbols x 390 bars -> {data}", file=sys.stderr)
+        synthetic = run_three(data, symbols, tmpdir / "state-synthetic", args.skip_cluster)
+        print("shipped bars ...", file=sys.stderr)
+        shipped = run_three(SHIPPED, list(SHIPPED_SYMBOLS), tmpdir / "state-shipped", args.skip_cluster)
+        print("profile of the in-process replay ...", file=sys.stderr)
+        profile = profile_in_process(data, symbols, tmpdir / "state-profile")
+        result = {"symbols": len(symbols), "bars_per_symbol": 390, "synthetic": synthetic, "shipped": shipped,
+                  "shipped_symbols": list(SHIPPED_SYMBOLS), "profile": profile,
+                  "load_average_before": [round(x, 2) for x in load],
+                  "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                  "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    print(json.dumps(result, indent=2) if args.json else json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
