@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from cluster.errors import ConfigError
+from cluster.errors import BadInput, ConfigError
 from cluster.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
 
 MIN_SYMBOLS_PER_GROUP = 2
@@ -78,3 +78,25 @@ def offered_signal_slots() -> int:
 
 def _count(n_symbols: int, group_size: int) -> int:
     return math.ceil(n_symbols / group_size) if n_symbols else 0
+
+
+def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[str, list[str]]:
+    """g0, g1, ...: consecutive slices of the universe, `group_size` symbols each."""
+    if group_size < 1:
+        raise ConfigError("signal.group_size must be >= 1")
+    symbols = list(universe)
+    return {f"g{i // group_size}": symbols[i:i + group_size] for i in range(0, len(symbols), group_size)}
+
+
+def partition(universe: list[str], n_groups: int, generation: int) -> dict[str, list[str]]:
+    """The universe over n groups, as even as possible; names carry the generation (g0r2, g1r2, ...)."""
+    if not 1 <= n_groups <= len(universe):
+        raise BadInput(f"groups must be between 1 and the universe size {len(universe)}, got {n_groups}")
+    size, extra = divmod(len(universe), n_groups)
+    out: dict[str, list[str]] = {}
+    start = 0
+    for i in range(n_groups):
+        end = start + size + (1 if i < extra else 0)
+        out[f"g{i}" if generation == 0 else f"g{i}r{generation}"] = universe[start:end]
+        start = end
+    return out

@@ -21,8 +21,8 @@ from actors.market_data.actor import MarketDataActor
 from actors.risk.actor import RiskActor
 from actors.signal.actor import SignalActor, signal_actor_name
 from cluster import placement, ray_calls
-from cluster.errors import BadInput, ConfigError, DependencyDown
-from cluster.grouping import choose_groups, offered_signal_slots
+from cluster.errors import DependencyDown
+from cluster.grouping import choose_groups, offered_signal_slots, partition, plan_groups
 from cluster.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
 from cluster.progress import StallWatch
 from cluster.settings import Settings
@@ -35,28 +35,6 @@ log = logging.getLogger("trading.supervisor")
 SINGLETONS = ("risk", "execution", "market_data")
 RECONCILE_INTERVAL_S = 1.0
 DESIRED_STATE_KEY = "supervisor"
-
-
-def plan_groups(universe: tuple[str, ...] | list[str], group_size: int) -> dict[str, list[str]]:
-    """g0, g1, ...: consecutive slices of the universe, `group_size` symbols each."""
-    if group_size < 1:
-        raise ConfigError("signal.group_size must be >= 1")
-    symbols = list(universe)
-    return {f"g{i // group_size}": symbols[i:i + group_size] for i in range(0, len(symbols), group_size)}
-
-
-def partition(universe: list[str], n_groups: int, generation: int) -> dict[str, list[str]]:
-    """The universe over n groups, as even as possible; names carry the generation (g0r2, g1r2, ...)."""
-    if not 1 <= n_groups <= len(universe):
-        raise BadInput(f"groups must be between 1 and the universe size {len(universe)}, got {n_groups}")
-    size, extra = divmod(len(universe), n_groups)
-    out: dict[str, list[str]] = {}
-    start = 0
-    for i in range(n_groups):
-        end = start + size + (1 if i < extra else 0)
-        out[f"g{i}" if generation == 0 else f"g{i}r{generation}"] = universe[start:end]
-        start = end
-    return out
 
 
 @dataclass
