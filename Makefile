@@ -58,7 +58,7 @@ STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cl
 	actors/risk/core.py actors/risk/events.py actors/risk/liquidation.py actors/risk/rules.py \
 	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py \
 	actors/execution/core.py actors/execution/order_fsm.py actors/execution/sim_broker.py \
-	actors/market_data/sources.py actors/market_data/csv_time.py actors/market_data/alpaca_feed_sequence.py \
+	actors/market_data/sources.py cluster/csv_time.py actors/market_data/alpaca_feed_sequence.py \
 	cluster/progress.py cluster/summary.py models
 lint: $(STAMP)
 	$(BIN)/ruff check .

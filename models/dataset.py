@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from actors.market_data.sources import NS_PER_DAY, open_source
+from actors.market_data.sources import open_source
+from cluster.csv_time import NS_PER_DAY
 from cluster.errors import BadInput
 from cluster.settings import REPO_ROOT
 from cluster.wire import Bar, Quote, ns_to_iso

@@ -13,7 +13,7 @@ from math import isfinite
 from pathlib import Path
 from typing import Final
 
-from actors.market_data.csv_time import NS_PER_DAY, RowError, day_ns, parse_utc_ns
+from cluster.csv_time import NS_PER_DAY, RowError, day_ns, parse_utc_ns
 from cluster.errors import DataError
 from cluster.wire import Bar, Quote, Trade
 
