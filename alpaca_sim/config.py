@@ -17,7 +17,9 @@ class SimConfig:
     rate_limit: int = 200  # requests per window per key (Alpaca: 200/min)
     rate_window_s: float = 60.0
     initial_cash: Decimal = Decimal(100_000)
-    allow_short: bool = False
+    account_type: Literal["margin", "cash"] = "margin"  # Alpaca paper accounts are margin accounts
+    multiplier: int = 4  # margin: 4 (2 below $25,000 equity); a cash account is always 1
+    allow_short: bool = False  # a cash account may short only with this; a margin account always can
     post_status: Literal["new", "accepted"] = "new"  # status answered by POST /v2/orders
     auth_timeout_s: float = 10.0  # market-data streams close unauthenticated sockets after this
     max_queued_frames: int = 1024  # per websocket; a slower client gets error 407 and is dropped

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from alpaca_sim.__main__ import is_loopback
 from alpaca_sim.config import SimConfig
 from alpaca_sim.data import MarketEvent, load_timeline
 from alpaca_sim.rest import CORE
@@ -70,7 +71,10 @@ async def serve(spec: dict[str, Any]) -> None:
     sim_app = create_app(config, events)
     runner = web.AppRunner(sim_app)
     await runner.setup()
-    site = web.TCPSite(runner, spec.get("host", "127.0.0.1"), int(spec.get("port", 0)))
+    host = str(spec.get("host", "127.0.0.1"))
+    if not is_loopback(host):
+        raise SystemExit(f"the paced simulator listens on loopback only, not {host!r}")
+    site = web.TCPSite(runner, host, int(spec.get("port", 0)))
     await site.start()
     print(f"port {runner.addresses[0][1]}", flush=True)
     pacer = asyncio.get_running_loop().create_task(_pace(sim_app, step_interval_s(events, plan.seconds)))

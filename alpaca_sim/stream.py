@@ -18,7 +18,8 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from alpaca_sim.data import BarEvent, MarketEvent, QuoteEvent, TradeEvent, is_crypto
-from alpaca_sim.orders import Execution
+from alpaca_sim.jsonio import decode_json
+from alpaca_sim.models import Execution
 from alpaca_sim.timefmt import format_utc, msgpack_timestamp
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,17 @@ async def _writer(peer: Peer) -> None:
             await peer.ws.send_str(frame)
 
 
-async def _serve(hub: StreamHub, peer: Peer, on_message: Callable[[Peer, object], None]) -> None:
+async def _serve(hub: StreamHub, peer: Peer, on_message: Callable[[Peer, object], None],
+                 on_error: Callable[[Peer], None]) -> None:
     writer = asyncio.get_running_loop().create_task(_writer(peer))
     try:
         async for msg in peer.ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                on_message(peer, _decode(msg.data, peer.msgpack))
+                try:
+                    on_message(peer, _decode(msg.data, peer.msgpack))
+                except Exception:  # a message the checks missed must not end the connection
+                    log.exception("websocket message could not be handled")
+                    on_error(peer)
     finally:
         hub.peers.discard(peer)
         peer.queue.put_nowait(None) if not peer.queue.full() else writer.cancel()
@@ -94,8 +100,8 @@ def _decode(data: str | bytes, msgpack: bool) -> object:
     try:
         if msgpack and isinstance(data, bytes):
             return msgspec.msgpack.decode(data)
-        return json.loads(data)
-    except (ValueError, msgspec.DecodeError):
+        return decode_json(data)
+    except (ValueError, msgspec.DecodeError, RecursionError):
         return _BAD
 
 
@@ -110,7 +116,8 @@ class TradeUpdates:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await _serve(self.hub, self.hub.new_peer(ws), self._on_message)
+        await _serve(self.hub, self.hub.new_peer(ws), self._on_message,
+                     lambda peer: self._reply(peer, "error", {"code": 400, "message": "invalid syntax"}))
         return ws
 
     def _reply(self, peer: Peer, stream: str, data: dict[str, Any]) -> None:
@@ -122,7 +129,8 @@ class TradeUpdates:
             return
         action, data = msg.get("action"), msg["data"]
         if action == "authenticate":
-            ok = self._check_keys(str(data.get("key_id", "")), str(data.get("secret_key", "")))
+            key, secret = data.get("key_id"), data.get("secret_key")
+            ok = isinstance(key, str) and isinstance(secret, str) and self._check_keys(key, secret)
             peer.authenticated = ok
             body = {"status": "authorized" if ok else "unauthorized", "action": "authenticate"}
             if not ok:
@@ -132,7 +140,11 @@ class TradeUpdates:
             if not peer.authenticated:
                 self._reply(peer, "authorization", {"status": "unauthorized", "action": "listen"})
                 return
-            streams = [s for s in data.get("streams", []) if s == "trade_updates"]
+            asked = data.get("streams", [])
+            if not isinstance(asked, list):
+                self._reply(peer, "error", {"code": 400, "message": "invalid syntax: streams must be a list"})
+                return
+            streams = ["trade_updates"] if "trade_updates" in asked else []
             peer.listening = bool(streams)
             self._reply(peer, "listening", {"streams": streams})
         else:
@@ -177,7 +189,7 @@ class MarketData:
             self._authenticate(peer, header_key, request.headers.get("APCA-API-SECRET-KEY", ""))
         timer = asyncio.get_running_loop().call_later(self._auth_timeout_s, self._auth_timeout, peer)
         try:
-            await _serve(self.hub, peer, self._on_message)
+            await _serve(self.hub, peer, self._on_message, lambda p: self._error(p, 400, "invalid syntax"))
         finally:
             timer.cancel()
         return ws
@@ -216,7 +228,11 @@ class MarketData:
             return
         action = msg.get("action")
         if action == "auth":
-            self._authenticate(peer, str(msg.get("key", "")), str(msg.get("secret", "")))
+            key, secret = msg.get("key"), msg.get("secret")
+            if not isinstance(key, str) or not isinstance(secret, str):
+                self._error(peer, 402, "auth failed")
+                return
+            self._authenticate(peer, key, secret)
         elif action in ("subscribe", "unsubscribe"):
             if not peer.authenticated:
                 self._error(peer, 401, "not authenticated")

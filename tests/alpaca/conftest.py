@@ -47,7 +47,9 @@ class RunningSim:
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        headers = {"APCA-API-KEY-ID": self.config.key_id, "APCA-API-SECRET-KEY": self.config.secret_key}
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
