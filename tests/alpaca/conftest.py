@@ -112,3 +112,67 @@ def sim() -> Iterator[RunningSim]:
     running, stop = start_sim()
     yield running
     stop()
+
+
+def trading_client(sim: RunningSim) -> Any:
+    """The official alpaca-py TradingClient pointed at the simulator."""
+    from alpaca.trading.client import TradingClient
+
+    return TradingClient(sim.config.key_id, sim.config.secret_key, paper=True, url_override=sim.url)
+
+
+class TradeEvents:
+    """trade_updates of the simulator, collected by a websocket client on its own thread."""
+
+    def __init__(self, sim: RunningSim) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._loop = asyncio.new_event_loop()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(sim.url),),
+                                        daemon=True)
+        self._thread.start()
+        assert self._listening.wait(10), "trade_updates did not start"
+
+    async def _run(self, url: str) -> None:
+        import aiohttp
+
+        self._stop = asyncio.Event()
+        async with aiohttp.ClientSession() as session, session.ws_connect(url + "/stream") as ws:
+            await ws.send_str(json.dumps({"action": "authenticate",
+                                          "data": {"key_id": "sim-key", "secret_key": "sim-secret"}}))
+            await ws.send_str(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+            reader = asyncio.ensure_future(self._read(ws))
+            await self._stop.wait()
+            reader.cancel()
+
+    async def _read(self, ws: Any) -> None:
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame["stream"] == "listening":
+                self._listening.set()
+            elif frame["stream"] == "trade_updates":
+                with self._changed:
+                    self.events.append(frame["data"])
+                    self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        """The first `count` events (fewer only if they never come)."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.events) >= count, timeout_s)
+            return list(self.events[:count])
+
+    def of(self, order_id: str) -> list[str]:
+        with self._changed:
+            return [e["event"] for e in self.events if e["order"]["id"] == order_id]
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def events(sim: RunningSim) -> Iterator[TradeEvents]:
+    collector = TradeEvents(sim)
+    yield collector
+    collector.close()

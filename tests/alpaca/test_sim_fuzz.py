@@ -170,10 +170,10 @@ async def _survives(url: str, sent: list[str | bytes], good: str, stream: str) -
             msg = await asyncio.wait_for(ws.receive(), 5)
             assert msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY), msg
             answer = json.loads(msg.data)
-            if stream == "/stream" and answer.get("stream") == "authorization":
-                if answer["data"].get("action") == "authenticate" and answer["data"]["status"] == "authorized":
-                    await ws.close()
-                    return answer
+            if stream == "/stream" and answer.get("stream") == "authorization" \
+                    and answer["data"].get("action") == "authenticate" and answer["data"]["status"] == "authorized":
+                await ws.close()
+                return answer
             if stream != "/stream" and any(m.get("T") == "subscription" for m in answer):
                 await ws.close()
                 return answer
