@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from alpaca_sim import admin, assets, history, rest
+from alpaca_sim import account_extras, admin, assets, history, rest
 from alpaca_sim.admin import FAULTS, HITS, LIMITER
 from alpaca_sim.assets import ASSETS
 from alpaca_sim.config import SimConfig
@@ -42,10 +42,11 @@ def create_app(config: SimConfig, events: list[MarketEvent] | None = None) -> we
     core.reject_auth = faults.reject_auth
     app[CORE] = core
     app[ASSETS] = core.assets
+    app[account_extras.CONFIGURATIONS] = {}
     app[FAULTS] = faults
     app[LIMITER] = FixedWindowRateLimit(config.rate_limit, config.rate_window_s, time.time)
     app[HITS] = Counter()
-    app.add_routes(rest.routes() + assets.routes() + history.routes() + admin.routes())
+    app.add_routes(rest.routes() + assets.routes() + account_extras.routes() + history.routes() + admin.routes())
     app.add_routes([
         web.get("/stream", core.trade_updates.handle),
         web.get(r"/v2/{feed:(iex|sip|delayed_sip|test)}", core.market_data.handle),

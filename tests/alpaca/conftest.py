@@ -18,7 +18,7 @@ from aiohttp import web
 
 from actors.execution.alpaca_rest import AlpacaClientConfig
 from alpaca_sim import SimConfig, create_app
-from alpaca_sim.data import load_timeline
+from alpaca_sim.data import MarketEvent, load_timeline
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 TRADE_BARS = DATA / "us_equity_minute_trade_bars.csv"
@@ -73,12 +73,13 @@ class RunningSim:
         return replace(base, **changes)
 
 
-def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any]) -> None:
+def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any],
+           events: list[MarketEvent] | None = None) -> None:
     loop = asyncio.new_event_loop()
     holder["loop"] = loop
 
     async def start() -> web.AppRunner:
-        runner = web.AppRunner(create_app(config, events=list(_TIMELINE)))
+        runner = web.AppRunner(create_app(config, events=list(_TIMELINE) if events is None else events))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -92,11 +93,11 @@ def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any]) ->
     loop.close()
 
 
-def start_sim(**changes: Any) -> tuple[RunningSim, Any]:
+def start_sim(events: list[MarketEvent] | None = None, **changes: Any) -> tuple[RunningSim, Any]:
     base = SimConfig(start=START, initial_cash=Decimal(1_000_000), auth_timeout_s=2.0)
     config = replace(base, **changes)
     ready, holder = threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(config, ready, holder), daemon=True)
+    thread = threading.Thread(target=_serve, args=(config, ready, holder, events), daemon=True)
     thread.start()
     assert ready.wait(15), "simulator did not start"
 
