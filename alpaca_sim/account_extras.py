@@ -17,7 +17,18 @@ from alpaca_sim.jsonio import json_response, read_json
 from alpaca_sim.models import CODE_UNPROCESSABLE, CODE_VALIDATION, SimRejection
 from alpaca_sim.timefmt import NEW_YORK
 
-CONFIGURATIONS: web.AppKey[dict[str, Any]] = web.AppKey("configurations", dict)
+
+class Configurations:
+    """What PATCH /v2/account/configurations has set, over Alpaca's defaults."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, Any] = {}
+
+    def current(self) -> dict[str, Any]:
+        return {**_DEFAULTS, **self.changed}
+
+
+CONFIGURATIONS: web.AppKey[Configurations] = web.AppKey("configurations", Configurations)
 _DEFAULTS: dict[str, Any] = {
     "dtbp_check": "entry", "trade_confirm_email": "all", "suspend_trade": False, "no_shorting": False,
     "fractional_trading": True, "max_margin_multiplier": "4", "max_options_trading_level": 0, "pdt_check": "entry",
@@ -68,7 +79,7 @@ async def calendar(request: web.Request) -> web.Response:
 
 
 async def get_configurations(request: web.Request) -> web.Response:
-    return json_response({**_DEFAULTS, **request.app[CONFIGURATIONS]})
+    return json_response(request.app[CONFIGURATIONS].current())
 
 
 async def patch_configurations(request: web.Request) -> web.Response:
@@ -86,8 +97,8 @@ async def patch_configurations(request: web.Request) -> web.Response:
         if key in ("no_shorting", "suspend_trade", "max_margin_multiplier") and value != _DEFAULTS[key]:
             raise SimRejection(422, CODE_UNPROCESSABLE, f"changing {key} is not supported by this simulator")
         changes[key] = value
-    request.app[CONFIGURATIONS].update(changes)
-    return json_response({**_DEFAULTS, **request.app[CONFIGURATIONS]})
+    request.app[CONFIGURATIONS].changed.update(changes)
+    return json_response(request.app[CONFIGURATIONS].current())
 
 
 async def _unsupported(request: web.Request) -> web.Response:
