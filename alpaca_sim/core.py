@@ -48,6 +48,8 @@ class SimCore:
             else:
                 self.trades[event.symbol].append(event)
         self.assets = AssetBook(e.symbol for e in timeline)
+        self.market_data.seed_daily([e for e in timeline if isinstance(e, BarEvent)
+                                     and e.publish_ns < self.replay.now_ns])  # the replay skipped these
         self.reject_auth = False
 
     def keys_match(self, key: str, secret: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from alpaca_sim.daily import DailyBars
 from alpaca_sim.data import BarEvent, MarketEvent, QuoteEvent, TradeEvent, is_crypto
 from alpaca_sim.jsonio import decode_json
 from alpaca_sim.models import Execution
@@ -177,6 +178,7 @@ class MarketData:
         self.hub = hub
         self._check_keys = check_keys
         self._auth_timeout_s = auth_timeout_s
+        self._daily = DailyBars()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -258,11 +260,19 @@ class MarketData:
             reply["cancelErrors"] = sorted(peer.subs["trades"])
         return reply
 
+    def seed_daily(self, bars: list[BarEvent]) -> None:
+        """Minute bars published before the replay started still count towards their day."""
+        for bar in bars:
+            self._daily.update(bar)
+
     def publish(self, events: list[MarketEvent]) -> None:
+        dailies = [self._daily.update(e) for e in events if isinstance(e, BarEvent)]
         for peer in list(self.hub.peers):
             if not peer.authenticated:
                 continue
             batch = [self._message(e, peer) for e in events if _wanted(peer, e)]
+            batch += [{**self._message(d, peer), "T": "d"} for d in dailies
+                      if is_crypto(d.symbol) == peer.crypto and _subscribed(peer, "dailyBars", d.symbol)]
             if batch:
                 self.hub.send(peer, self._encode(peer, batch))
 
@@ -291,8 +301,12 @@ def _wanted(peer: Peer, event: MarketEvent) -> bool:
         return False
     channel = "bars" if isinstance(event, BarEvent) else "quotes" if isinstance(event, QuoteEvent) else "trades"
     assert isinstance(event, BarEvent | QuoteEvent | TradeEvent)
+    return _subscribed(peer, channel, event.symbol)
+
+
+def _subscribed(peer: Peer, channel: str, symbol: str) -> bool:
     subs = peer.subs[channel]
-    return "*" in subs or event.symbol in subs
+    return "*" in subs or symbol in subs
 
 
 async def _close_after_flush(peer: Peer) -> None:
