@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from alpaca_sim.data import is_crypto
-from alpaca_sim.models import SimOrder, SimPosition
+from alpaca_sim.models import SimPosition
 
 PDT_MIN_EQUITY = Decimal(25_000)
 _ZERO = Decimal(0)
@@ -41,8 +41,9 @@ def effective_multiplier(configured: int, equity: Decimal) -> int:
     return configured
 
 
-def balances(cash: Decimal, positions: list[SimPosition], open_orders: list[SimOrder],
-             reference_price: dict[str, Decimal], configured_multiplier: int) -> Balances:
+def balances(cash: Decimal, positions: list[SimPosition], holds: list[tuple[str, Decimal]],
+             configured_multiplier: int) -> Balances:
+    """`holds`: (symbol, amount) that each open order holds of the buying power."""
     long_value = sum((p.qty * p.last_price for p in positions if p.qty > 0), _ZERO)
     short_value = sum((p.qty * p.last_price for p in positions if p.qty < 0), _ZERO)
     equity = cash + long_value + short_value
@@ -56,9 +57,8 @@ def balances(cash: Decimal, positions: list[SimPosition], open_orders: list[SimO
             initial += value / 2
             maintenance += value * Decimal("0.30")
     multiplier = effective_multiplier(configured_multiplier, equity)
-    held = sum((o.remaining * reference_price.get(o.id, _ZERO) for o in open_orders), _ZERO)
-    crypto_held = sum((o.remaining * reference_price.get(o.id, _ZERO) for o in open_orders
-                       if is_crypto(o.symbol)), _ZERO)
+    held = sum((amount for _, amount in holds), _ZERO)
+    crypto_held = sum((amount for symbol, amount in holds if is_crypto(symbol)), _ZERO)
     if multiplier == 1:
         regt = daytrading = _ZERO
         power = cash - held

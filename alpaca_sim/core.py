@@ -6,6 +6,7 @@ handler can forget to. Events released by one step carry their own publish times
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import uuid
 from collections import defaultdict
@@ -64,7 +65,7 @@ class SimCore:
     def submit(self, request: OrderRequest) -> dict[str, Any]:
         asset = self.assets.for_order(request.symbol)
         if asset.symbol != request.symbol:
-            request = OrderRequest(asset.symbol, *_fields_after_symbol(request))
+            request = dataclasses.replace(request, symbol=asset.symbol)
         snapshot, executions = self.engine.submit(request, self.replay.now_ns)
         self.trade_updates.publish(executions)
         return snapshot
@@ -114,12 +115,6 @@ class SimCore:
             self.market_data.publish(group)
             released += len(group)
         return released
-
-
-def _fields_after_symbol(request: OrderRequest) -> tuple[Any, ...]:
-    return (request.qty, request.side, request.order_type, request.time_in_force, request.client_order_id,
-            request.limit_price, request.stop_price, request.extended_hours, request.order_class,
-            request.take_profit, request.stop_loss, request.stop_loss_limit)
 
 
 def _utf8(text: str) -> bytes:

@@ -58,6 +58,9 @@ class OrderRequest:
     take_profit: Decimal | None = None  # take_profit.limit_price
     stop_loss: Decimal | None = None  # stop_loss.stop_price
     stop_loss_limit: Decimal | None = None  # stop_loss.limit_price (a stop-limit leg)
+    notional: Decimal | None = None  # a dollar amount instead of qty (qty is then 0)
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -91,6 +94,10 @@ class SimOrder:
     replaces: str | None = None
     replaced_by: str | None = None
     replaced_ns: int | None = None
+    notional: Decimal | None = None  # qty stays 0 until the first fill prices it
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None  # trailing stops: best price since submission (high for sells, low for buys)
 
     @property
     def remaining(self) -> Decimal:
@@ -143,8 +150,8 @@ def order_json(order: SimOrder, legs: list[SimOrder] | None = None) -> dict[str,
         "asset_id": order.asset_id,
         "symbol": order.symbol,
         "asset_class": "crypto" if is_crypto(order.symbol) else "us_equity",
-        "notional": None,
-        "qty": _text(order.qty),
+        "notional": _text(order.notional),
+        "qty": None if order.notional is not None else _text(order.qty),
         "filled_qty": _text(order.filled_qty),
         "filled_avg_price": None if avg is None else _text(avg.quantize(Decimal("0.000000001"))),
         "order_class": order.order_class,
@@ -158,9 +165,9 @@ def order_json(order: SimOrder, legs: list[SimOrder] | None = None) -> dict[str,
         "status": order.status,
         "extended_hours": order.extended_hours,
         "legs": None if not legs else [order_json(leg) for leg in legs],
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "trail_percent": _text(order.trail_percent),
+        "trail_price": _text(order.trail_price),
+        "hwm": _text(order.hwm),
         "commission": "0",
     }
 

@@ -7,15 +7,14 @@ simulator does not carry out is a 422 naming the feature, never a silent change 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from alpaca_sim.data import is_crypto
 from alpaca_sim.models import CODE_UNPROCESSABLE, CODE_VALIDATION, OrderRequest, SimRejection
 
-ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit"})
-UNSUPPORTED_TYPES = frozenset({"trailing_stop"})
+ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit", "trailing_stop"})
 TIME_IN_FORCE = frozenset({"day", "gtc", "ioc", "fok"})
 UNSUPPORTED_TIF = frozenset({"opg", "cls"})
 CRYPTO_TIF = frozenset({"gtc", "ioc"})
@@ -34,6 +33,7 @@ class ReplaceRequest:
     limit_price: Decimal | None
     stop_price: Decimal | None
     client_order_id: str | None
+    trail: Decimal | None = None  # a trailing stop's new trail_price or trail_percent
 
 
 def invalid(message: str) -> SimRejection:
@@ -54,8 +54,6 @@ def parse_order_request(body: object) -> OrderRequest:
     side, order_type, tif = (_word(body.get(k)) for k in ("side", "type", "time_in_force"))
     if side not in ("buy", "sell"):
         raise invalid(f"invalid side: {_show(side)}")
-    if order_type in UNSUPPORTED_TYPES:
-        raise refused(f"order type {order_type} is not supported by this simulator")
     if order_type not in ORDER_TYPES:
         raise invalid(f"invalid order type: {_show(order_type)}")
     if tif in UNSUPPORTED_TIF:
@@ -66,15 +64,15 @@ def parse_order_request(body: object) -> OrderRequest:
         raise refused(f"invalid crypto time_in_force: {tif} (crypto orders take gtc or ioc)")
     if crypto and order_type not in CRYPTO_TYPES:
         raise refused(f"invalid crypto order type: {order_type}")
-    if body.get("notional") is not None:
-        raise refused("notional orders are not supported by this simulator; send qty")
-    for unsupported in ("trail_price", "trail_percent", "legs", "position_intent"):
+    for unsupported in ("legs", "position_intent"):
         if body.get(unsupported) is not None:
             raise refused(f"{unsupported} is not supported by this simulator")
-    qty = quantity(body.get("qty"), "qty", required=True)
+    notional = _notional(body, order_type, tif, crypto)
+    qty = Decimal(0) if notional is not None else quantity(body.get("qty"), "qty", required=True)
     assert qty is not None
     if qty != qty.to_integral_value() and not crypto and not (order_type == "market" and tif == "day"):
         raise refused("fractional orders must be market day orders")
+    trail_price, trail_percent = _trail(body, order_type, tif, crypto)
     limit_price = price(body.get("limit_price"), "limit_price", crypto, required=order_type in ("limit", "stop_limit"))
     stop_price = price(body.get("stop_price"), "stop_price", crypto, required=order_type in ("stop", "stop_limit"))
     extended = body.get("extended_hours", False)
@@ -87,8 +85,47 @@ def parse_order_request(body: object) -> OrderRequest:
     if extended and crypto:
         raise refused("extended_hours does not apply to crypto orders")
     cid = client_order_id(body.get("client_order_id"))
-    request = OrderRequest(symbol, qty, side, order_type, tif, cid, limit_price, stop_price, extended)
+    if order_type == "trailing_stop" and stop_price is not None:
+        raise invalid("stop_price does not apply to trailing_stop orders: send trail_price or trail_percent")
+    request = OrderRequest(symbol, qty, side, order_type, tif, cid, limit_price, stop_price, extended,
+                           notional=notional, trail_price=trail_price, trail_percent=trail_percent)
     return _with_class(request, body, crypto)
+
+
+def _notional(body: dict[str, Any], order_type: str | None, tif: str | None, crypto: bool) -> Decimal | None:
+    raw = body.get("notional")
+    if raw is None:
+        return None
+    if body.get("qty") is not None:
+        raise invalid("qty and notional cannot both be given")
+    value = price(raw, "notional", crypto, required=True)
+    assert value is not None
+    if order_type != "market":
+        raise refused("notional orders must be market orders")
+    if not crypto and tif != "day":
+        raise refused("notional orders must be DAY orders")
+    if value < 1:
+        raise refused("notional must be at least 1 USD")
+    return value
+
+
+def _trail(body: dict[str, Any], order_type: str | None, tif: str | None,
+           crypto: bool) -> tuple[Decimal | None, Decimal | None]:
+    raw_price, raw_percent = body.get("trail_price"), body.get("trail_percent")
+    if order_type != "trailing_stop":
+        if raw_price is not None or raw_percent is not None:
+            raise invalid("trail_price and trail_percent apply to trailing_stop orders only")
+        return None, None
+    if (raw_price is None) == (raw_percent is None):
+        raise invalid("trailing_stop orders need exactly one of trail_price or trail_percent")
+    if tif not in ("day", "gtc"):
+        raise refused("trailing_stop orders must be DAY or GTC")
+    if raw_price is not None:
+        return price(raw_price, "trail_price", crypto, required=True), None
+    percent = _decimal(raw_percent, "trail_percent")
+    if percent >= 100 or percent != percent.quantize(Decimal("0.01")):
+        raise refused("trail_percent must be below 100 with at most 2 decimal places")
+    return None, percent
 
 
 def _with_class(request: OrderRequest, body: dict[str, Any], crypto: bool) -> OrderRequest:
@@ -104,6 +141,8 @@ def _with_class(request: OrderRequest, body: dict[str, Any], crypto: bool) -> Or
         return request
     if crypto:
         raise refused(f"crypto orders support only simple orders, not {order_class}")
+    if request.notional is not None or request.order_type == "trailing_stop":
+        raise refused(f"{order_class} orders take qty and a market, limit, stop or stop_limit entry")
     if request.qty != request.qty.to_integral_value():
         raise refused(f"fractional orders cannot be {order_class} orders")
     if request.time_in_force not in ("day", "gtc"):
@@ -127,10 +166,7 @@ def _with_class(request: OrderRequest, body: dict[str, Any], crypto: bool) -> Or
     if tp is not None and sl is not None and (tp <= sl if exits_sell else tp >= sl):
         relation = ">" if exits_sell else "<"
         raise refused(f"take_profit.limit_price must be {relation} stop_loss.stop_price")
-    return OrderRequest(
-        request.symbol, request.qty, request.side, request.order_type, request.time_in_force,
-        request.client_order_id, request.limit_price, request.stop_price, False, order_class, tp, sl, sl_limit,
-    )
+    return replace(request, order_class=order_class, take_profit=tp, stop_loss=sl, stop_loss_limit=sl_limit)
 
 
 def _leg_price(leg: object, name: str, key: str, *, required: bool = True) -> Decimal | None:
@@ -144,9 +180,6 @@ def _leg_price(leg: object, name: str, key: str, *, required: bool = True) -> De
 def parse_replace_request(body: object, crypto: bool) -> ReplaceRequest:
     if not isinstance(body, dict):
         raise invalid("request body must be a JSON object")
-    for unsupported in ("trail",):
-        if body.get(unsupported) is not None:
-            raise refused(f"{unsupported} is not supported by this simulator")
     tif = _word(body.get("time_in_force"))
     if tif is not None and tif not in TIME_IN_FORCE:
         raise invalid(f"invalid time_in_force: {_show(tif)}")
@@ -158,6 +191,7 @@ def parse_replace_request(body: object, crypto: bool) -> ReplaceRequest:
         price(body.get("limit_price"), "limit_price", crypto, required=False),
         price(body.get("stop_price"), "stop_price", crypto, required=False),
         client_order_id(body.get("client_order_id")),
+        None if body.get("trail") is None else _decimal(body.get("trail"), "trail"),
     )
 
 

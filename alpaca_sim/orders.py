@@ -10,6 +10,9 @@ Fill rules (one pass per market event, FIFO over open orders):
   large order fills in several `partial_fill` events.
 * limit: only when the offered price is at or better than the limit; fills at the offered price.
 * stop / stop_limit: trigger when the offered price reaches the stop, then act as market / limit.
+* trailing_stop: the stop follows the best price since submission (the high-water mark for a
+  sell, the low for a buy) by trail_price or trail_percent, then acts as a market order.
+* notional: the dollar amount buys or sells (amount / first fill price) shares, 9 decimals down.
 * equities fill in the regular session only, unless the order is an extended-hours limit order;
   crypto trades around the clock.
 * ioc: whatever does not fill at submission is canceled; fok: all at submission or nothing;
@@ -42,6 +45,7 @@ from alpaca_sim.models import (
     SimRejection,
     order_json,
 )
+from alpaca_sim.trailing import notional_qty, trail_to
 
 
 @dataclass(slots=True)
@@ -96,9 +100,15 @@ class MatchingEngine:
         return order_json(order, self.legs_of(order))
 
     def balances(self) -> Balances:
-        holding = [o for o in self.orders.values() if o.is_open and o.status != "held" and self._holds_funds(o)]
-        prices = {o.id: self._reference_price(o) for o in holding}
-        return balances(self.cash, list(self.positions.values()), holding, prices, self.multiplier)
+        holds = [(o.symbol, self.held_by(o)) for o in self.orders.values()
+                 if o.is_open and o.status != "held" and self._holds_funds(o)]
+        return balances(self.cash, list(self.positions.values()), holds, self.multiplier)
+
+    def held_by(self, order: SimOrder) -> Decimal:
+        """Buying power an open order holds: its remaining value at its limit/stop or the market."""
+        if order.notional is not None and order.qty == 0:
+            return order.notional
+        return order.remaining * self._reference_price(order)
 
     def buying_power(self) -> Decimal:
         return self.balances().buying_power
@@ -121,7 +131,11 @@ class MatchingEngine:
             raise SimRejection(422, CODE_VALIDATION, "client_order_id must be unique")
         if request.order_class != "simple":
             legs.check_prices(request, self._market_price(request.symbol, request.side))
-        self.check_funds(request.symbol, request.side, request.qty, self._request_price(request))
+        price = self._request_price(request)
+        qty = request.qty
+        if request.notional is not None:
+            qty = request.notional / price if price > 0 else Decimal(0)
+        self.check_funds(request.symbol, request.side, qty, price)
         order = SimOrder(
             id=self.new_id(), client_order_id=cid, symbol=request.symbol, asset_id=self.asset_id(request.symbol),
             qty=request.qty, side=request.side, order_type=request.order_type,
@@ -129,7 +143,12 @@ class MatchingEngine:
             stop_price=request.stop_price, created_ns=now_ns, updated_ns=now_ns,
             extended_hours=request.extended_hours,
             order_class="" if request.order_class == "simple" else request.order_class,
+            notional=request.notional, trail_price=request.trail_price, trail_percent=request.trail_percent,
         )
+        if order.order_type == "trailing_stop":
+            market = self._market_price(order.symbol, "sell" if order.side == "sell" else "buy")
+            if market is not None:
+                trail_to(order, market)
         self.expiry(order, now_ns)
         self.add(order)
         children = legs.build(self, request, order, now_ns)
@@ -245,6 +264,8 @@ class MatchingEngine:
         return order.limit_price is None or (price <= order.limit_price if buying else price >= order.limit_price)
 
     def _fillable(self, order: SimOrder, offer: _Offer) -> bool:
+        if order.notional is not None and order.qty == 0:
+            return False  # fok takes qty orders only
         buying = order.side == "buy"
         price = offer.buy_price if buying else offer.sell_price
         size = offer.buy_size if buying else offer.sell_size
@@ -256,6 +277,12 @@ class MatchingEngine:
         size = offer.buy_size if buying else offer.sell_size
         if price <= 0 or size <= 0:
             return []
+        if order.order_type == "trailing_stop" and not order.stop_triggered:
+            trail_to(order, price)
+        if order.notional is not None and order.qty == 0:
+            order.qty = notional_qty(order.notional, price)
+            if order.qty == 0:
+                return []
         if order.stop_price is not None and not order.stop_triggered and self._stop_reached(order, price):
             order.stop_triggered = True
         if not self._price_ok(order, price):
@@ -323,7 +350,7 @@ class MatchingEngine:
     def check_funds(self, symbol: str, side: str, qty: Decimal, price: Decimal,
                     replacing: SimOrder | None = None) -> None:
         """403 like Alpaca: not enough buying power, or a sell beyond the position without shorting."""
-        held_now = replacing.remaining * self._reference_price(replacing) if replacing is not None and \
+        held_now = self.held_by(replacing) if replacing is not None and \
             replacing.status != "held" and self._holds_funds(replacing) else Decimal(0)
         if side == "buy":
             self._check_power(symbol, qty * price, held_now)

@@ -23,6 +23,7 @@ from alpaca_sim.models import (
 )
 from alpaca_sim.order_requests import CRYPTO_TIF, ReplaceRequest
 from alpaca_sim.orders import MatchingEngine
+from alpaca_sim.trailing import trail_to
 
 
 def _refuse(message: str) -> SimRejection:
@@ -39,7 +40,13 @@ def replace(engine: MatchingEngine, order_id: str, request: ReplaceRequest,
     if old.leg_ids:
         raise _refuse(f"replacing the entry of an {old.order_class} order is not supported by this simulator; "
                       "replace its legs")
+    if old.notional is not None:
+        raise _refuse("replacing a notional order is not supported by this simulator")
     limit, stop = request.limit_price, request.stop_price
+    if request.trail is not None and old.order_type != "trailing_stop":
+        raise SimRejection(422, CODE_VALIDATION, f"trail does not apply to a {old.order_type} order")
+    if stop is not None and old.order_type == "trailing_stop":
+        raise SimRejection(422, CODE_VALIDATION, "a trailing_stop order moves by trail, not stop_price")
     if limit is not None and old.order_type not in ("limit", "stop_limit"):
         raise SimRejection(422, CODE_VALIDATION, f"limit_price does not apply to a {old.order_type} order")
     if stop is not None and old.order_type not in ("stop", "stop_limit"):
@@ -64,6 +71,8 @@ def replace(engine: MatchingEngine, order_id: str, request: ReplaceRequest,
         extended_hours=old.extended_hours, order_class=old.order_class, parent_id=old.parent_id,
         replaces=old.id,
     )
+    if old.order_type == "trailing_stop":
+        _retrail(new, old, request.trail)
     engine.expiry(new, now_ns)
     old.status, old.replaced_by, old.replaced_ns, old.updated_ns = "replaced", new.id, now_ns, now_ns
     engine.add(new)
@@ -75,6 +84,18 @@ def replace(engine: MatchingEngine, order_id: str, request: ReplaceRequest,
     if new.status != "held":
         executions.extend(engine.match_now(new, now_ns))
     return accepted, executions
+
+
+def _retrail(new: SimOrder, old: SimOrder, trail: Decimal | None) -> None:
+    new.trail_price, new.trail_percent, new.hwm, new.stop_price = old.trail_price, old.trail_percent, None, None
+    if trail is not None and old.trail_price is not None:
+        new.trail_price = trail
+    elif trail is not None:
+        if trail >= 100:
+            raise _refuse("trail_percent must be below 100")
+        new.trail_percent = trail
+    if old.hwm is not None:
+        trail_to(new, old.hwm)
 
 
 def _market(engine: MatchingEngine, order: SimOrder) -> Decimal:

@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import pandas as pd
 import pytest
-from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, TrailingStopOrderRequest
 
@@ -40,8 +39,8 @@ def test_fok_when_the_ask_size_is_short_then_canceled_with_nothing_filled(sim: R
 @pytest.mark.parametrize(("body", "words"), [
     ({"time_in_force": "opg"}, "time_in_force opg is not supported"),
     ({"time_in_force": "cls"}, "time_in_force cls is not supported"),
-    ({"notional": "1000", "qty": None}, "notional orders are not supported"),
-    ({"type": "trailing_stop", "trail_percent": "1"}, "order type trailing_stop is not supported"),
+    ({"type": "trailing_stop", "trail_percent": "1", "time_in_force": "ioc"}, "trailing_stop orders must be DAY"),
+    ({"notional": "1000", "qty": None, "type": "limit", "limit_price": "100"}, "notional orders must be market"),
 ])
 def test_order_when_feature_is_out_of_scope_then_422_naming_it(sim: RunningSim, body: dict[str, Any],
                                                                 words: str) -> None:
@@ -50,11 +49,45 @@ def test_order_when_feature_is_out_of_scope_then_422_naming_it(sim: RunningSim, 
     assert status == 422 and answer["code"] == 42210000 and words in answer["message"]
 
 
-def test_trailing_stop_when_sent_by_alpaca_py_then_apierror_with_code(sim: RunningSim) -> None:
-    with pytest.raises(APIError) as info:
-        trading_client(sim).submit_order(TrailingStopOrderRequest(
-            symbol="SPY", qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.DAY, trail_percent=1.0))
-    assert info.value.code == 42210000
+def test_trailing_stop_when_the_bid_falls_back_by_the_trail_then_it_sells_at_that_bid(
+    sim: RunningSim, events: TradeEvents
+) -> None:
+    client = trading_client(sim)
+    sim.admin("/admin/step", {"until": NOW})
+    client.submit_order(MarketOrderRequest(symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    trail = Decimal("0.10")
+    order = client.submit_order(TrailingStopOrderRequest(
+        symbol="SPY", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.DAY, trail_price=float(trail)))
+    # independently: the high-water mark of the bids from the standing 13:31 quote on, and the first bid
+    # at or below it minus the trail
+    hwm, trigger = Decimal(0), None
+    for minute in range(31, 60):
+        bid = Decimal(csv_row(QUOTE_BARS, "SPY", f"2013-10-07T13:{minute}:00Z")["bid_close"])
+        hwm = max(hwm, bid)
+        if bid <= hwm - trail:
+            trigger = (minute, bid, hwm)
+            break
+    assert trigger is not None and trigger[0] < 59
+    assert order.hwm == "167.37" and order.stop_price == "167.27" and order.trail_price == "0.1"
+    sim.admin("/admin/step", {"until": f"2013-10-07T13:{trigger[0] + 1:02d}:00Z"})  # published a minute later
+    got = events.wait_for(4)
+    assert [e["event"] for e in got] == ["new", "fill", "new", "fill"] and got[3]["order"]["id"] == str(order.id)
+    assert Decimal(got[3]["price"]) == trigger[1] and Decimal(got[3]["order"]["hwm"]) == trigger[2]
+
+
+def test_notional_buy_when_filled_then_qty_is_the_amount_over_the_ask_rounded_down(
+    sim: RunningSim, events: TradeEvents
+) -> None:
+    client = trading_client(sim)
+    sim.admin("/admin/step", {"until": NOW})
+    ask = Decimal(csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:31:00Z")["ask_close"])
+    order = client.submit_order(MarketOrderRequest(symbol="SPY", notional=1000, side=OrderSide.BUY,
+                                                   time_in_force=TimeInForce.DAY))
+    assert order.notional == "1000" and order.qty is None
+    got = events.wait_for(2)
+    expected = (Decimal(1000) / ask).quantize(Decimal("0.000000001"), rounding="ROUND_DOWN")
+    assert got[1]["event"] == "fill" and Decimal(got[1]["qty"]) == expected
+    assert client.get_open_position("SPY").qty == str(expected)
 
 
 def test_events_when_one_step_spans_many_minutes_then_each_carries_its_own_minute(
