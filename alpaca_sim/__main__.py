@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from alpaca_sim.config import SimConfig
+from alpaca_sim.config import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimConfig
 from alpaca_sim.server import create_app
 
 
@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", action="append", default=[], help="CSV file from data/ (repeatable)")
     parser.add_argument("--speed", type=float, default=60.0, help="replayed seconds per second; 0 = step only")
     parser.add_argument("--start", default=None, help="first replayed time (RFC-3339 or YYYY-MM-DD)")
-    parser.add_argument("--key-id", default="sim-key")
-    parser.add_argument("--secret-key", default="sim-secret")
+    parser.add_argument("--key-id", default=DEFAULT_KEY_ID)
+    parser.add_argument("--secret-key", default=DEFAULT_SECRET_KEY)
     parser.add_argument("--rate-limit", type=int, default=200)
     parser.add_argument("--rate-window", type=float, default=60.0)
     parser.add_argument("--cash", default="100000")
@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow-short", action="store_true", help="let a cash account short")
     parser.add_argument("--fault", action="append", default=[], help="JSON fault spec (see alpaca_sim.faults)")
     args = parser.parse_args(argv)
+    if is_wildcard(args.host):
+        parser.error(f"--host {args.host} binds every interface: give one address")
     if not is_loopback(args.host) and not args.allow_remote:
         parser.error(f"--host {args.host} is not a loopback address: add --allow-remote to listen on it")
-    if not is_loopback(args.host) and (args.key_id == "sim-key" or args.secret_key == "sim-secret"):
+    if not is_loopback(args.host) and (args.key_id == DEFAULT_KEY_ID or args.secret_key == DEFAULT_SECRET_KEY):
         parser.error("a simulator reachable from other hosts needs its own --key-id and --secret-key")
     config = SimConfig(
         key_id=args.key_id, secret_key=args.secret_key, data_files=tuple(args.data), speed=args.speed,
@@ -64,6 +66,14 @@ def _host(text: str) -> str:
                                   and label.isascii() for label in labels):
         raise argparse.ArgumentTypeError(f"not an IP address or host name: {text!r}")
     return text
+
+
+def is_wildcard(host: str) -> bool:
+    """"", 0.0.0.0 and :: bind every interface."""
+    try:
+        return not host.strip() or ipaddress.ip_address(host.strip()).is_unspecified
+    except ValueError:
+        return False
 
 
 def is_loopback(host: str) -> bool:

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+DEFAULT_KEY_ID = "sim-key"  # public: fine on loopback, refused on any other interface
+DEFAULT_SECRET_KEY = "sim-secret"
+
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    key_id: str = "sim-key"
-    secret_key: str = "sim-secret"
+    key_id: str = DEFAULT_KEY_ID
+    secret_key: str = DEFAULT_SECRET_KEY
     data_files: tuple[str, ...] = ()
     speed: float = 0.0  # replayed seconds per wall second; 0 = only POST /admin/step advances the replay
     start: str | None = None  # RFC-3339 or date: events before it are skipped

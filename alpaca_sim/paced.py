@@ -23,8 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from alpaca_sim.__main__ import is_loopback
-from alpaca_sim.config import SimConfig
+from alpaca_sim.__main__ import is_loopback, is_wildcard
+from alpaca_sim.config import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimConfig
 from alpaca_sim.data import MarketEvent, load_timeline
 from alpaca_sim.rest import CORE
 from alpaca_sim.server import create_app
@@ -68,12 +68,13 @@ async def serve(spec: dict[str, Any]) -> None:
     events = select_events(load_timeline(Path(f) for f in plan.files), plan.start, plan.end)
     config = SimConfig(key_id=spec["key_id"], secret_key=spec["secret_key"], speed=0.0,
                        initial_cash=Decimal(str(spec.get("cash", "100000"))), rate_limit=10_000)
+    host = str(spec.get("host", "127.0.0.1"))
+    if is_wildcard(host) or (not is_loopback(host) and (config.key_id == DEFAULT_KEY_ID
+                                                         or config.secret_key == DEFAULT_SECRET_KEY)):
+        raise SystemExit(f"refusing to listen on {host!r}: one interface, and off loopback only with own keys")
     sim_app = create_app(config, events)
     runner = web.AppRunner(sim_app)
     await runner.setup()
-    host = str(spec.get("host", "127.0.0.1"))
-    if not is_loopback(host):
-        raise SystemExit(f"the paced simulator listens on loopback only, not {host!r}")
     site = web.TCPSite(runner, host, int(spec.get("port", 0)))
     await site.start()
     print(f"port {runner.addresses[0][1]}", flush=True)

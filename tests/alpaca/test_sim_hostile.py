@@ -16,6 +16,7 @@ import pytest
 from alpaca_sim.__main__ import main as sim_main
 from alpaca_sim.config import SimConfig
 from alpaca_sim.core import SimCore
+from alpaca_sim.paced import serve
 from tests.alpaca.conftest import RunningSim, start_sim
 
 
@@ -79,12 +80,20 @@ def test_keys_when_compared_then_hmac_compare_digest_decides(monkeypatch: pytest
 
 
 @pytest.mark.parametrize("argv", [["--host", ""], ["--host", "0.0.0.0"], ["--host", "::"],
+                                  ["--host", "0.0.0.0", "--allow-remote", "--key-id", "k", "--secret-key", "s"],
                                   ["--host", "10.0.0.5"], ["--host", "bad host!"],
                                   ["--host", "0.0.0.0", "--allow-remote"]])
 def test_cli_when_host_is_empty_wildcard_or_remote_without_consent_then_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         sim_main(argv)
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(("host", "key"), [("", "k-1"), ("0.0.0.0", "k-1"), ("::", "k-1"), ("10.1.2.3", "sim-key")])
+def test_paced_simulator_when_host_is_a_wildcard_or_remote_with_default_keys_then_refused(host: str, key: str) -> None:
+    spec = {"host": host, "port": 0, "key_id": key, "secret_key": "s-1", "files": [], "seconds": 1}
+    with pytest.raises(SystemExit, match="refusing to listen"):
+        asyncio.run(serve(spec))
 
 
 @pytest.mark.parametrize(("path", "body"), [
