@@ -172,8 +172,9 @@ def order_json(order: SimOrder, legs: list[SimOrder] | None = None) -> dict[str,
     }
 
 
-def position_json(position: SimPosition) -> dict[str, Any]:
-    """The Alpaca Position object; `exchange` must be one of Alpaca's enum values."""
+def position_json(position: SimPosition, held: Decimal = Decimal(0)) -> dict[str, Any]:
+    """The Alpaca Position object; `exchange` must be one of Alpaca's enum values. `held` is the
+    quantity open closing orders hold (qty_available is what is left)."""
     qty = position.qty
     cost_basis = abs(qty) * position.avg_entry_price
     market_value = qty * position.last_price
@@ -188,7 +189,7 @@ def position_json(position: SimPosition) -> dict[str, Any]:
         "asset_marginable": not crypto,
         "avg_entry_price": _text(position.avg_entry_price),
         "qty": _text(qty),
-        "qty_available": _text(qty),
+        "qty_available": _text(qty - held if qty > 0 else qty + held),
         "side": "long" if qty >= 0 else "short",
         "market_value": _text(market_value),
         "cost_basis": _text(cost_basis),

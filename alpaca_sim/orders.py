@@ -119,6 +119,16 @@ class MatchingEngine:
     def open_orders(self) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.is_open]
 
+    def held_for_orders(self, symbol: str) -> Decimal:
+        """Quantity of the position that working orders on the closing side would take (capped at it)."""
+        position = self.positions.get(symbol)
+        if position is None:
+            return Decimal(0)
+        closing = "sell" if position.qty > 0 else "buy"
+        working = sum((o.remaining for o in self.orders.values() if o.symbol == symbol and o.side == closing
+                       and o.is_open and o.status != "held"), Decimal(0))
+        return min(working, abs(position.qty))
+
     def client_id_taken(self, client_order_id: str) -> bool:
         return client_order_id in self._by_client_id
 

@@ -46,7 +46,6 @@ def routes() -> list[web.RouteDef]:
 async def account(request: web.Request) -> web.Response:
     core = request.app[CORE]
     state = core.engine.balances()
-    margin = core.config.account_type == "margin"
     money = {k: _money(v) for k, v in {
         "cash": state.cash, "buying_power": state.buying_power, "regt_buying_power": state.regt_buying_power,
         "daytrading_buying_power": state.daytrading_buying_power,
@@ -61,7 +60,7 @@ async def account(request: web.Request) -> web.Response:
     return json_response({
         "id": core.account_id, "account_number": "PA0SIMULATOR", "status": "ACTIVE", "crypto_status": "ACTIVE",
         "currency": "USD", "multiplier": str(state.multiplier), "daytrade_count": 0,
-        "pattern_day_trader": margin and state.multiplier == 4,
+        "pattern_day_trader": False,  # a flag for accounts that day-traded 4 times in 5 days
         "trading_blocked": False, "transfers_blocked": False, "account_blocked": False,
         "trade_suspended_by_user": False, "shorting_enabled": core.engine.allow_short,
         "created_at": format_utc(core.replay.now_ns), "options_approved_level": 0, "options_trading_level": 0,
@@ -145,12 +144,15 @@ async def cancel_all(request: web.Request) -> web.Response:
 
 async def list_positions(request: web.Request) -> web.Response:
     positions = request.app[CORE].engine.positions.values()
-    return json_response([position_json(p) for p in sorted(positions, key=lambda p: p.symbol)])
+    engine = request.app[CORE].engine
+    return json_response([position_json(p, engine.held_for_orders(p.symbol))
+                          for p in sorted(positions, key=lambda p: p.symbol)])
 
 
 async def get_position(request: web.Request) -> web.Response:
     core = request.app[CORE]
-    return json_response(position_json(core.engine.positions[core.position_symbol(request.match_info["symbol"])]))
+    symbol = core.position_symbol(request.match_info["symbol"])
+    return json_response(position_json(core.engine.positions[symbol], core.engine.held_for_orders(symbol)))
 
 
 async def close_position(request: web.Request) -> web.Response:

@@ -57,6 +57,8 @@ def test_bracket_when_entry_fills_then_legs_go_live_and_a_take_profit_fill_cance
     assert [(e["event"], e["order"]["id"]) for e in first] == [
         ("new", str(order.id)), ("fill", str(order.id)), ("new", str(take_profit.id)), ("new", str(stop_loss.id))]
     assert Decimal(first[1]["price"]) == ask
+    position = client.get_open_position("SPY")
+    assert (position.qty, position.qty_available) == ("10", "0")  # the live legs hold all of it
     # Act: replay until the bid reaches the take-profit
     sim.admin("/admin/step", {"until": _minute_after(minute)})
     later = events.wait_for(6)[4:]
