@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from alpaca_sim.models import (
     order_json,
     position_json,
 )
-from alpaca_sim.order_requests import parse_order_request, parse_replace_request
+from alpaca_sim.order_requests import parse_order_request, parse_replace_request, quantity
 from alpaca_sim.sessions import clock as session_clock
 from alpaca_sim.timefmt import format_new_york, format_utc, parse_rfc3339_ns
 
@@ -161,16 +161,23 @@ async def close_position(request: web.Request) -> web.Response:
     held = core.engine.positions[symbol].qty
     qty = abs(held)
     if "qty" in request.query:
-        qty = min(qty, _decimal_param(request.query["qty"], "qty"))
+        asked = quantity(request.query["qty"], "qty", required=True)
+        assert asked is not None
+        qty = min(qty, asked)
     elif "percentage" in request.query:
         pct = _decimal_param(request.query["percentage"], "percentage")
         if pct > 100:
             raise SimRejection(422, CODE_VALIDATION, "percentage must be between 0 and 100")
-        qty = (qty * pct / 100).quantize(Decimal("0.000000001"))
+        qty = (qty * pct / 100).quantize(Decimal("0.000000001"), rounding=ROUND_DOWN)
         if qty <= 0:
             raise SimRejection(422, CODE_VALIDATION, "percentage leaves nothing to close")
-    side = "sell" if held > 0 else "buy"
-    return json_response(core.submit(OrderRequest(symbol, qty, side, "market", "day", None, None, None)))
+    return json_response(core.submit(_closing_order(symbol, qty, held)))
+
+
+def _closing_order(symbol: str, qty: Decimal, held: Decimal) -> OrderRequest:
+    """A market order that closes `qty` of a position (gtc for crypto, which takes no day orders)."""
+    tif = "gtc" if "/" in symbol else "day"
+    return OrderRequest(symbol, qty, "sell" if held > 0 else "buy", "market", tif, None, None, None)
 
 
 async def close_all_positions(request: web.Request) -> web.Response:
@@ -179,9 +186,8 @@ async def close_all_positions(request: web.Request) -> web.Response:
         core.cancel_all()
     results: list[dict[str, Any]] = []
     for symbol, position in sorted(core.engine.positions.items()):
-        side = "sell" if position.qty > 0 else "buy"
         try:
-            order = core.submit(OrderRequest(symbol, abs(position.qty), side, "market", "day", None, None, None))
+            order = core.submit(_closing_order(symbol, abs(position.qty), position.qty))
             results.append({"symbol": symbol, "status": 200, "body": order})
         except SimRejection as exc:
             results.append({"symbol": symbol, "status": exc.http_status, "body": {**exc.body, "symbol": symbol}})

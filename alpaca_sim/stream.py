@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "orderbooks")
 _TAPES = {"SPY": "B", "AAPL": "C", "QQQ": "C"}
 _MSGPACK = "application/msgpack"
+MAX_SYMBOLS = 10_000  # per connection, over all channels
 
 
 @dataclass(eq=False)
@@ -239,11 +240,14 @@ class MarketData:
             if not peer.authenticated:
                 self._error(peer, 401, "not authenticated")
                 return
-            for channel in CHANNELS:
-                symbols = msg.get(channel) or []
-                if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
-                    self._error(peer, 400, "invalid syntax")
-                    return
+            asked = {channel: msg.get(channel) or [] for channel in CHANNELS}
+            if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in asked.values()):
+                self._error(peer, 400, "invalid syntax")
+                return
+            if action == "subscribe" and sum(len(peer.subs[c] | set(asked[c])) for c in CHANNELS) > MAX_SYMBOLS:
+                self._error(peer, 405, "symbol limit exceeded")  # the subscription is left as it was
+                return
+            for channel, symbols in asked.items():
                 (peer.subs[channel].update if action == "subscribe" else peer.subs[channel].difference_update)(symbols)
             self._control(peer, self._subscription(peer))
         else:

@@ -171,3 +171,38 @@ def test_trade_stream_when_keys_are_not_strings_then_unauthorized_not_a_crash(si
     replies = asyncio.run(_trade_stream(sim.url, frames))
     assert replies[0]["data"]["status"] == "unauthorized"
     assert [r["stream"] for r in replies[1:]] == ["error", "error"]
+
+
+@pytest.mark.parametrize("query", ["qty=1e-999999", "qty=0.0000000001", "qty=1e999999999", "percentage=1e-999999"])
+def test_close_position_when_qty_is_extreme_then_422_and_the_position_stays(sim: RunningSim, query: str) -> None:
+    sim.admin("/admin/step", {"until": "2013-10-07T13:32:00Z"})
+    body = json.dumps({"symbol": "SPY", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day"})
+    assert request(sim, "POST", "/v2/orders", body.encode())[0] == 200
+    status, answer = request(sim, "DELETE", "/v2/positions/SPY?" + query)
+    assert status == 422 and answer["code"] in (40010001, 42210000)
+    assert request(sim, "GET", "/v2/positions/SPY")[1]["qty"] == "10"
+
+
+async def _subscribe(url: str, frames: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/v2/iex") as ws:
+        await ws.receive()
+        await ws.send_str(json.dumps({"action": "auth", "key": "sim-key", "secret": "sim-secret"}))
+        await ws.receive()
+        replies = []
+        for frame in frames:
+            await ws.send_str(json.dumps(frame))
+            replies.append(json.loads((await asyncio.wait_for(ws.receive(), 5)).data))
+        return replies
+
+
+def test_data_stream_when_subscription_is_too_large_or_partly_invalid_then_error_and_nothing_changes(
+    sim: RunningSim,
+) -> None:
+    frames = [{"action": "subscribe", "bars": ["SPY"]},
+              {"action": "subscribe", "trades": [f"S{i}" for i in range(10_001)]},
+              {"action": "subscribe", "quotes": ["IBM"], "trades": [5]},
+              {"action": "subscribe", "bars": []}]
+    replies = asyncio.run(_subscribe(sim.url, frames))
+    assert replies[1] == [{"T": "error", "code": 405, "msg": "symbol limit exceeded"}]
+    assert replies[2] == [{"T": "error", "code": 400, "msg": "invalid syntax"}]
+    assert replies[3][0]["bars"] == ["SPY"] and replies[3][0]["quotes"] == [] and replies[3][0]["trades"] == []
