@@ -7,7 +7,13 @@ import csv
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import AssetClass, AssetExchange, DTBPCheck, OrderSide, TimeInForce
-from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, MarketOrderRequest
+from alpaca.trading.requests import (
+    CreateWatchlistRequest,
+    GetAssetsRequest,
+    GetOrdersRequest,
+    MarketOrderRequest,
+    UpdateWatchlistRequest,
+)
 
 from tests.alpaca.conftest import QUOTE_BARS, TRADE_BARS, RunningSim, trading_client
 
@@ -47,7 +53,7 @@ def test_order_when_symbol_is_unknown_then_422_naming_it_and_nothing_is_created(
     assert client.get_orders(GetOrdersRequest(status="all")) == []
 
 
-@pytest.mark.parametrize("call", ["get_portfolio_history", "get_watchlists"])
+@pytest.mark.parametrize("call", ["get_portfolio_history"])
 def test_endpoint_when_not_modelled_then_json_422_that_apierror_parses(sim: RunningSim, call: str) -> None:
     with pytest.raises(APIError) as info:
         getattr(trading_client(sim), call)()
@@ -62,3 +68,25 @@ def test_configurations_when_patched_then_read_back(sim: RunningSim) -> None:
     changed = client.set_account_configurations(current.model_copy(update={"dtbp_check": DTBPCheck.BOTH}))
     assert changed.dtbp_check == DTBPCheck.BOTH
     assert client.get_account_configurations().dtbp_check == DTBPCheck.BOTH
+
+
+def test_watchlist_when_created_changed_and_deleted_then_each_step_reads_back(sim: RunningSim) -> None:
+    client = trading_client(sim)
+    created = client.create_watchlist(CreateWatchlistRequest(name="banks", symbols=["BAC", "AIG"]))
+    assert [a.symbol for a in created.assets or []] == ["BAC", "AIG"]
+    client.add_asset_to_watchlist_by_id(created.id, "IBM")
+    client.remove_asset_from_watchlist_by_id(created.id, "AIG")
+    assert [a.symbol for a in client.get_watchlist_by_id(created.id).assets or []] == ["BAC", "IBM"]
+    renamed = client.update_watchlist_by_id(created.id, UpdateWatchlistRequest(name="big", symbols=["SPY"]))
+    assert renamed.name == "big" and [a.symbol for a in renamed.assets or []] == ["SPY"]
+    assert [w.name for w in client.get_watchlists()] == ["big"]
+    client.delete_watchlist_by_id(created.id)
+    assert client.get_watchlists() == []
+
+
+def test_watchlist_when_symbol_is_unknown_then_422_and_nothing_is_created(sim: RunningSim) -> None:
+    client = trading_client(sim)
+    with pytest.raises(APIError) as info:
+        client.create_watchlist(CreateWatchlistRequest(name="x", symbols=["SPY", "ZZZZ"]))
+    assert info.value.code == 42210000 and "ZZZZ" in info.value.message
+    assert client.get_watchlists() == []

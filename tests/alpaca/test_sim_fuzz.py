@@ -113,7 +113,7 @@ def test_order_endpoints_when_body_is_mutated_then_no_5xx_and_reads_keep_working
 
 
 @WIRE
-@given(raw=st.binary(max_size=200), path=st.sampled_from(["/v2/orders", "/admin/step", "/admin/faults"]))
+@given(raw=st.binary(max_size=200), path=st.sampled_from(["/v2/orders", "/admin/step", "/admin/faults", "/v2/watchlists"]))
 def test_post_when_body_is_arbitrary_bytes_then_no_5xx(fuzz_sim: RunningSim, raw: bytes, path: str) -> None:
     if path == "/admin/faults" and b"reject_auth" in raw:
         return
