@@ -14,7 +14,10 @@ from decimal import Decimal
 import pytest
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.requests import GetCalendarRequest, LimitOrderRequest, MarketOrderRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from alpaca_sim import sessions
 from alpaca_sim.data import QuoteEvent
 from alpaca_sim.timefmt import parse_rfc3339_ns
 from tests.alpaca.conftest import QUOTE_BARS, RunningSim, TradeEvents, csv_row, start_sim, trading_client
@@ -129,3 +132,26 @@ def test_calendar_when_asked_for_thanksgiving_week_then_holiday_absent_and_half_
     assert [d.date.isoformat() for d in days] == ["2013-11-25", "2013-11-26", "2013-11-27", "2013-11-29"]
     assert [(d.open.strftime("%H:%M"), d.close.strftime("%H:%M")) for d in days][-2:] == [
         ("09:30", "16:00"), ("09:30", "13:00")]
+
+
+# ---- the calendar itself, as a pure function of time -------------------------------------------------
+instants = st.integers(parse_rfc3339_ns("1998-01-01T00:00:00Z"), parse_rfc3339_ns("2030-06-01T00:00:00Z"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants)
+def test_sessions_when_any_instant_then_regular_inside_extended_and_day_orders_expire_after_it(ts: int) -> None:
+    if sessions.is_regular(ts):
+        assert sessions.is_extended(ts)
+    for extended in (False, True):
+        session = sessions.order_session(ts, extended)
+        end = session.post_ns if extended else session.close_ns
+        assert end > ts and session.pre_ns < session.open_ns < session.close_ns < session.post_ns
+    is_open, next_open, next_close = sessions.clock(ts)
+    assert is_open == sessions.is_regular(ts) and next_close > ts and next_open > ts
+    assert (next_open > next_close) == is_open
+
+
+def test_sessions_when_every_day_of_the_calendar_then_full_or_half_days_only() -> None:
+    lengths = {s.close_ns - s.open_ns for s in sessions.between(date(1998, 1, 1), date(2030, 12, 31))}
+    assert lengths == {int(6.5 * 3600e9), int(3.5 * 3600e9)}
