@@ -1,7 +1,7 @@
 """Calendar, account configurations, and the account endpoints this simulator does not model.
 
 GET /v2/calendar comes from the NYSE calendar (holidays, half days); the configurations are kept
-per simulator and echo what PATCH sets. Portfolio history, account activities, watchlists by name, corporate actions and
+per simulator and echo what PATCH sets. Account activities, watchlists by name, corporate actions and
 options answer 422 with a message naming them, as Alpaca answers a request it will not serve.
 """
 
@@ -36,7 +36,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 _CHOICES = {"dtbp_check": {"both", "entry", "exit"}, "trade_confirm_email": {"all", "none"},
             "pdt_check": {"both", "entry", "exit"}, "max_margin_multiplier": {"1", "2", "4"}}
-_UNSUPPORTED = ["/v2/account/portfolio/history", "/v2/account/activities", "/v2/watchlists:by_name",
+_UNSUPPORTED = ["/v2/account/activities", "/v2/watchlists:by_name",
                 "/v2/corporate_actions/announcements", "/v2/options/contracts"]
 
 

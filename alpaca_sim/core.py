@@ -10,6 +10,7 @@ import dataclasses
 import hmac
 import uuid
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,10 @@ class SimCore:
         self.market_data.seed_daily([e for e in timeline if isinstance(e, BarEvent)
                                      and e.publish_ns < self.replay.now_ns])  # the replay skipped these
         self.reject_auth = False
+        self.equity_marks: list[tuple[int, Decimal]] = [(self.replay.now_ns, config.initial_cash)]
+
+    def equity(self) -> Decimal:
+        return self.engine.cash + sum((p.qty * p.last_price for p in self.engine.positions.values()), Decimal(0))
 
     def keys_match(self, key: str, secret: str) -> bool:
         """Constant-time comparison of both keys (as bytes, so any character compares, no early exit)."""
@@ -113,6 +118,7 @@ class SimCore:
                 executions.extend(self.engine.on_market(event, now))
             self.trade_updates.publish(executions)
             self.market_data.publish(group)
+            self.equity_marks.append((now, self.equity()))  # portfolio history, marked to market
             released += len(group)
         return released
 

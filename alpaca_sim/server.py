@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from alpaca_sim import account_extras, admin, assets, history, marketdata, rest, watchlists
+from alpaca_sim import account_extras, admin, assets, history, marketdata, portfolio, rest, watchlists
 from alpaca_sim.admin import FAULTS, HITS, LIMITER
 from alpaca_sim.assets import ASSETS
 from alpaca_sim.config import SimConfig
@@ -48,7 +48,7 @@ def create_app(config: SimConfig, events: list[MarketEvent] | None = None) -> we
     app[LIMITER] = FixedWindowRateLimit(config.rate_limit, config.rate_window_s, time.time)
     app[HITS] = Counter()
     app.add_routes(rest.routes() + assets.routes() + account_extras.routes() + history.routes()
-                   + marketdata.routes() + watchlists.routes() + admin.routes())
+                   + marketdata.routes() + watchlists.routes() + portfolio.routes() + admin.routes())
     app.add_routes([
         web.get("/stream", core.trade_updates.handle),
         web.get(r"/v2/{feed:(iex|sip|delayed_sip|test)}", core.market_data.handle),

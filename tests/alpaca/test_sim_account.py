@@ -4,17 +4,19 @@ crypto keeps its own rules (gtc/ioc only, never short, bought with cash)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderSide, PositionSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest
 
 from alpaca_sim.data import load_timeline
 from tests.alpaca.conftest import (
     DATA,
     QUOTE_BARS,
+    TRADE_BARS,
     RunningSim,
     TradeEvents,
     csv_row,
@@ -123,3 +125,20 @@ def test_crypto_buy_when_beyond_cash_then_403_even_on_a_margin_account(crypto_si
     with pytest.raises(APIError) as info:
         trading_client(crypto_sim).submit_order(limit)
     assert info.value.status_code == 403 and info.value.message == "insufficient buying power"
+
+
+def test_portfolio_history_when_holding_spy_then_each_minute_is_marked_at_its_bar_close(
+    sim: RunningSim, events: TradeEvents
+) -> None:
+    client = trading_client(sim)
+    sim.admin("/admin/step", {"until": "2013-10-07T13:32:00Z"})
+    ask = Decimal(csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:31:00Z")["ask_close"])
+    client.submit_order(MarketOrderRequest(symbol="SPY", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    events.wait_for(2)
+    sim.admin("/admin/step", {"until": "2013-10-07T14:00:00Z"})
+    history = client.get_portfolio_history(GetPortfolioHistoryRequest(period="1D", timeframe="1Min"))
+    first = int(datetime(2013, 10, 7, 13, 30, tzinfo=UTC).timestamp())
+    assert history.timestamp == [first + 60 * i for i in range(30)] and history.base_value == 1_000_000
+    closes = {m: Decimal(csv_row(TRADE_BARS, "SPY", f"2013-10-07T13:{m:02d}:00Z")["close"]) for m in range(32, 60)}
+    expected = [0.0, 0.0] + [float(100 * (closes[m] - ask)) for m in range(32, 60)]
+    assert history.profit_loss == pytest.approx(expected)

@@ -53,12 +53,11 @@ def test_order_when_symbol_is_unknown_then_422_naming_it_and_nothing_is_created(
     assert client.get_orders(GetOrdersRequest(status="all")) == []
 
 
-@pytest.mark.parametrize("call", ["get_portfolio_history"])
-def test_endpoint_when_not_modelled_then_json_422_that_apierror_parses(sim: RunningSim, call: str) -> None:
-    with pytest.raises(APIError) as info:
-        getattr(trading_client(sim), call)()
-    assert info.value.status_code == 422 and info.value.code == 42210000
-    assert "not supported by this simulator" in info.value.message
+@pytest.mark.parametrize("path", ["/v2/account/activities", "/v2/watchlists:by_name?name=x",
+                                  "/v2/corporate_actions/announcements", "/v2/options/contracts"])
+def test_endpoint_when_not_modelled_then_json_422_naming_it(sim: RunningSim, path: str) -> None:
+    status, _, body = sim.raw("GET", path)
+    assert status == 422 and body["code"] == 42210000 and "not supported by this simulator" in body["message"]
 
 
 def test_configurations_when_patched_then_read_back(sim: RunningSim) -> None:

@@ -123,9 +123,11 @@ def test_post_when_body_is_arbitrary_bytes_then_no_5xx(fuzz_sim: RunningSim, raw
 
 QUERY_PATHS = ["/v2/orders", "/v2/stocks/bars", "/v1beta3/crypto/us/bars", "/v2/assets", "/v2/calendar",
                "/v2/stocks/quotes", "/v2/stocks/trades", "/v2/stocks/bars/latest", "/v2/stocks/snapshots",
-               "/v2/positions/SPY", "/v2/assets/SPY", "/v2/orders:by_client_order_id"]
+               "/v2/positions/SPY", "/v2/assets/SPY", "/v2/orders:by_client_order_id",
+               "/v2/account/portfolio/history", "/v2/watchlists"]
 QUERY_KEYS = ["status", "limit", "after", "until", "direction", "nested", "symbols", "side", "timeframe", "start",
-              "end", "page_token", "sort", "qty", "percentage", "client_order_id", "feed", "asset_class"]
+              "end", "page_token", "sort", "qty", "percentage", "client_order_id", "feed", "asset_class",
+              "period", "extended_hours"]
 
 
 @WIRE
