@@ -14,13 +14,26 @@ leg of a pair cancels the other.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from alpaca_sim.models import CODE_UNPROCESSABLE, Execution, OrderRequest, SimOrder, SimRejection, order_json
 
-if TYPE_CHECKING:
-    from alpaca_sim.orders import MatchingEngine
+
+class MatchingEngine(Protocol):
+    """What the leg rules need of the engine (alpaca_sim.orders.MatchingEngine)."""
+
+    orders: dict[str, SimOrder]
+    new_id: Callable[[], str]
+
+    def add(self, order: SimOrder) -> None: ...
+
+    def expiry(self, order: SimOrder, now_ns: int) -> None: ...
+
+    def legs_of(self, order: SimOrder) -> list[SimOrder]: ...
+
+    def close(self, order: SimOrder, status: str, now_ns: int) -> Execution: ...
 
 _CENT = Decimal("0.01")
 
