@@ -52,33 +52,39 @@ class FaultPlan:
         self.reject_auth = False
 
     def configure(self, spec: dict[str, Any]) -> bool:
-        """Apply one admin request; returns True when websockets must be dropped now."""
+        """Apply one admin request; returns True when websockets must be dropped now.
+
+        Raises ValueError naming the field on any value out of range (checked before anything
+        changes, so a bad request leaves the plan as it was)."""
+        latency = None if "latency_ms" not in spec else _number(spec["latency_ms"], "latency_ms", 0, 60_000)
+        fault = self._http_fault(spec) if "status" in spec else None
         if spec.get("clear"):
             self._http.clear()
             self.latency_s = 0.0
             self.reject_auth = False
-        if "latency_ms" in spec:
-            self.latency_s = max(0.0, float(spec["latency_ms"]) / 1000)
+        if latency is not None:
+            self.latency_s = latency / 1000
         if "reject_auth" in spec:
             self.reject_auth = bool(spec["reject_auth"])
-        if "status" in spec:
-            status = int(spec["status"])
-            if not 400 <= status <= 599:
-                raise ValueError(f"fault status must be 4xx or 5xx, got {status}")
-            count = spec.get("count")
-            seconds = spec.get("seconds")
-            if count is None and seconds is None:
-                raise ValueError("a status fault needs 'count' or 'seconds'")
-            self._http.append(
-                HttpFault(
-                    status=status,
-                    remaining=None if count is None else int(count),
-                    until_s=None if seconds is None else self._clock() + float(seconds),
-                    match=str(spec.get("match", "")),
-                    after_handler=bool(spec.get("after_handler", False)),
-                )
-            )
+        if fault is not None:
+            self._http.append(fault)
         return bool(spec.get("drop_websockets"))
+
+    def _http_fault(self, spec: dict[str, Any]) -> HttpFault:
+        status = int(_number(spec["status"], "status", 400, 599))
+        count, seconds = spec.get("count"), spec.get("seconds")
+        if count is None and seconds is None:
+            raise ValueError("a status fault needs 'count' or 'seconds'")
+        match = spec.get("match", "")
+        if not isinstance(match, str):
+            raise ValueError("match must be a string like 'POST /v2/orders'")
+        return HttpFault(
+            status=status,
+            remaining=None if count is None else int(_number(count, "count", 0, 1_000_000_000)),
+            until_s=None if seconds is None else self._clock() + _number(seconds, "seconds", 0, 86_400),
+            match=match,
+            after_handler=bool(spec.get("after_handler", False)),
+        )
 
     def take(self, method: str, path: str) -> FaultDecision | None:
         now = self._clock()
@@ -92,6 +98,12 @@ class FaultPlan:
             reset = fault.until_s if fault.until_s is not None else now
             return FaultDecision(fault.status, fault.after_handler, reset)
         return None
+
+
+def _number(raw: object, name: str, low: float, high: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw <= high:
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}")
+    return float(raw)
 
 
 @dataclass(frozen=True, slots=True)

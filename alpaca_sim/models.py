@@ -6,21 +6,19 @@ records hold Decimals and the renderers turn them into strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from alpaca_sim.data import is_crypto
 from alpaca_sim.timefmt import format_utc
 
-OPEN_STATUSES = frozenset({"accepted", "pending_new", "new", "partially_filled", "pending_cancel"})
-ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit"})
-TIME_IN_FORCE = frozenset({"day", "gtc", "ioc"})
+OPEN_STATUSES = frozenset({"accepted", "pending_new", "new", "partially_filled", "pending_cancel", "held"})
 CODE_VALIDATION = 40010001
 CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
 CODE_NOT_CANCELABLE = 42210000
-MAX_CLIENT_ORDER_ID = 48
+CODE_UNPROCESSABLE = 42210000  # Alpaca's code for a well-formed request it will not carry out
 
 
 class SimRejection(Exception):
@@ -33,6 +31,19 @@ class SimRejection(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Execution:
+    """One trade_updates event: the order as it is after the event."""
+
+    event: str
+    order: dict[str, Any]
+    ts_ns: int
+    execution_id: str | None = None
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    position_qty: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRequest:
     symbol: str
     qty: Decimal
@@ -42,6 +53,14 @@ class OrderRequest:
     client_order_id: str | None
     limit_price: Decimal | None
     stop_price: Decimal | None
+    extended_hours: bool = False
+    order_class: str = "simple"  # simple | bracket | oco | oto
+    take_profit: Decimal | None = None  # take_profit.limit_price
+    stop_loss: Decimal | None = None  # stop_loss.stop_price
+    stop_loss_limit: Decimal | None = None  # stop_loss.limit_price (a stop-limit leg)
+    notional: Decimal | None = None  # a dollar amount instead of qty (qty is then 0)
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -67,6 +86,18 @@ class SimOrder:
     filled_ns: int | None = None
     canceled_ns: int | None = None
     expired_ns: int | None = None
+    extended_hours: bool = False
+    order_class: str = ""  # Alpaca answers "" for simple orders
+    parent_id: str | None = None  # set on the legs of bracket/oco/oto orders
+    leg_ids: list[str] = field(default_factory=list)
+    expires_ns: int | None = None  # the close of a day order's session
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_ns: int | None = None
+    notional: Decimal | None = None  # qty stays 0 until the first fill prices it
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None  # trailing stops: best price since submission (high for sells, low for buys)
 
     @property
     def remaining(self) -> Decimal:
@@ -90,57 +121,6 @@ class SimPosition:
     last_price: Decimal = Decimal(0)
 
 
-def parse_order_request(body: object) -> OrderRequest:
-    """Validate a POST /v2/orders body the way Alpaca does (422 40010001 on any violation)."""
-    if not isinstance(body, dict):
-        raise _invalid("request body must be a JSON object")
-    symbol = body.get("symbol")
-    if not isinstance(symbol, str) or not symbol:
-        raise _invalid("symbol is required")
-    if body.get("notional") is not None:
-        raise _invalid("notional orders are not supported by this simulator")
-    side, order_type, tif = body.get("side"), body.get("type"), body.get("time_in_force")
-    if side not in ("buy", "sell"):
-        raise _invalid(f"invalid side: {side!r}")
-    if order_type not in ORDER_TYPES:
-        raise _invalid(f"invalid order type: {order_type!r}")
-    if tif not in TIME_IN_FORCE:
-        raise _invalid(f"invalid time_in_force: {tif!r}")
-    qty = _decimal(body, "qty", required=True)
-    assert qty is not None
-    if qty <= 0:
-        raise _invalid("qty must be > 0")
-    if qty != qty.to_integral_value() and not (order_type == "market" and tif == "day") and not is_crypto(symbol):
-        raise _invalid("fractional orders must be market day orders")
-    limit_price = _decimal(body, "limit_price", required=order_type in ("limit", "stop_limit"))
-    stop_price = _decimal(body, "stop_price", required=order_type in ("stop", "stop_limit"))
-    cid = body.get("client_order_id")
-    if cid is not None and (not isinstance(cid, str) or not cid or len(cid) > MAX_CLIENT_ORDER_ID):
-        raise _invalid(f"client_order_id must be a string of 1 to {MAX_CLIENT_ORDER_ID} characters")
-    return OrderRequest(symbol, qty, side, order_type, tif, cid, limit_price, stop_price)
-
-
-def _decimal(body: dict[str, Any], key: str, *, required: bool) -> Decimal | None:
-    raw = body.get(key)
-    if raw is None:
-        if required:
-            raise _invalid(f"{key} is required")
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise _invalid(f"{key} must be a number or a numeric string")
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise _invalid(f"invalid {key}: {raw!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise _invalid(f"{key} must be a positive number")
-    return value
-
-
-def _invalid(message: str) -> SimRejection:
-    return SimRejection(422, CODE_VALIDATION, message)
-
-
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
@@ -149,8 +129,9 @@ def _stamp(ts_ns: int | None) -> str | None:
     return None if ts_ns is None else format_utc(ts_ns)
 
 
-def order_json(order: SimOrder) -> dict[str, Any]:
-    """The Alpaca Order object (v2), numbers as strings, absent values as null."""
+def order_json(order: SimOrder, legs: list[SimOrder] | None = None) -> dict[str, Any]:
+    """The Alpaca Order object (v2), numbers as strings, absent values as null; `legs` rolls the
+    legs of a bracket/oco/oto order up under it (POST answers and `nested=true`)."""
     avg = order.filled_avg_price
     return {
         "id": order.id,
@@ -160,20 +141,20 @@ def order_json(order: SimOrder) -> dict[str, Any]:
         "submitted_at": format_utc(order.created_ns),
         "filled_at": _stamp(order.filled_ns),
         "expired_at": _stamp(order.expired_ns),
-        "expires_at": None,
+        "expires_at": _stamp(order.expires_ns),
         "canceled_at": _stamp(order.canceled_ns),
         "failed_at": None,
-        "replaced_at": None,
-        "replaced_by": None,
-        "replaces": None,
+        "replaced_at": _stamp(order.replaced_ns),
+        "replaced_by": order.replaced_by,
+        "replaces": order.replaces,
         "asset_id": order.asset_id,
         "symbol": order.symbol,
         "asset_class": "crypto" if is_crypto(order.symbol) else "us_equity",
-        "notional": None,
-        "qty": _text(order.qty),
+        "notional": _text(order.notional),
+        "qty": None if order.notional is not None else _text(order.qty),
         "filled_qty": _text(order.filled_qty),
         "filled_avg_price": None if avg is None else _text(avg.quantize(Decimal("0.000000001"))),
-        "order_class": "",
+        "order_class": order.order_class,
         "order_type": order.order_type,
         "type": order.order_type,
         "side": order.side,
@@ -182,17 +163,18 @@ def order_json(order: SimOrder) -> dict[str, Any]:
         "limit_price": _text(order.limit_price),
         "stop_price": _text(order.stop_price),
         "status": order.status,
-        "extended_hours": False,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "extended_hours": order.extended_hours,
+        "legs": None if not legs else [order_json(leg) for leg in legs],
+        "trail_percent": _text(order.trail_percent),
+        "trail_price": _text(order.trail_price),
+        "hwm": _text(order.hwm),
         "commission": "0",
     }
 
 
-def position_json(position: SimPosition) -> dict[str, Any]:
-    """The Alpaca Position object; `exchange` must be one of Alpaca's enum values."""
+def position_json(position: SimPosition, held: Decimal = Decimal(0)) -> dict[str, Any]:
+    """The Alpaca Position object; `exchange` must be one of Alpaca's enum values. `held` is the
+    quantity open closing orders hold (qty_available is what is left)."""
     qty = position.qty
     cost_basis = abs(qty) * position.avg_entry_price
     market_value = qty * position.last_price
@@ -207,7 +189,7 @@ def position_json(position: SimPosition) -> dict[str, Any]:
         "asset_marginable": not crypto,
         "avg_entry_price": _text(position.avg_entry_price),
         "qty": _text(qty),
-        "qty_available": _text(qty),
+        "qty_available": _text(qty - held if qty > 0 else qty + held),
         "side": "long" if qty >= 0 else "short",
         "market_value": _text(market_value),
         "cost_basis": _text(cost_basis),

@@ -23,7 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from alpaca_sim.config import SimConfig
+from alpaca_sim.__main__ import is_loopback, is_wildcard
+from alpaca_sim.config import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimConfig
 from alpaca_sim.data import MarketEvent, load_timeline
 from alpaca_sim.rest import CORE
 from alpaca_sim.server import create_app
@@ -67,10 +68,14 @@ async def serve(spec: dict[str, Any]) -> None:
     events = select_events(load_timeline(Path(f) for f in plan.files), plan.start, plan.end)
     config = SimConfig(key_id=spec["key_id"], secret_key=spec["secret_key"], speed=0.0,
                        initial_cash=Decimal(str(spec.get("cash", "100000"))), rate_limit=10_000)
+    host = str(spec.get("host", "127.0.0.1"))
+    if is_wildcard(host) or (not is_loopback(host) and (config.key_id == DEFAULT_KEY_ID
+                                                         or config.secret_key == DEFAULT_SECRET_KEY)):
+        raise SystemExit(f"refusing to listen on {host!r}: one interface, and off loopback only with own keys")
     sim_app = create_app(config, events)
     runner = web.AppRunner(sim_app)
     await runner.setup()
-    site = web.TCPSite(runner, spec.get("host", "127.0.0.1"), int(spec.get("port", 0)))
+    site = web.TCPSite(runner, host, int(spec.get("port", 0)))
     await site.start()
     print(f"port {runner.addresses[0][1]}", flush=True)
     pacer = asyncio.get_running_loop().create_task(_pace(sim_app, step_interval_s(events, plan.seconds)))

@@ -5,7 +5,7 @@ Alpaca's gatekeeper (auth 401, rate limit 429 with X-RateLimit-* headers, inject
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import math
 import time
 from collections import Counter
@@ -13,43 +13,46 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from alpaca_sim import history, rest
+from alpaca_sim import account_extras, admin, assets, history, marketdata, portfolio, rest, watchlists
+from alpaca_sim.admin import FAULTS, HITS, LIMITER
+from alpaca_sim.assets import ASSETS
 from alpaca_sim.config import SimConfig
 from alpaca_sim.core import SimCore
 from alpaca_sim.data import MarketEvent
 from alpaca_sim.faults import FaultPlan, FixedWindowRateLimit
 from alpaca_sim.models import SimRejection
 from alpaca_sim.rest import CORE, json_response
-from alpaca_sim.timefmt import format_utc, parse_rfc3339_ns
 
-FAULTS: web.AppKey[FaultPlan] = web.AppKey("faults", FaultPlan)
-LIMITER: web.AppKey[FixedWindowRateLimit] = web.AppKey("limiter", FixedWindowRateLimit)
-HITS: web.AppKey[Counter[str]] = web.AppKey("hits", Counter[str])
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
 _RATE_LIMITED = {"code": 42910000, "message": "rate limit exceeded"}
+MAX_BODY_BYTES = 256 * 1024
+# Alpaca's codes are the HTTP status followed by five digits
+_HTTP_MESSAGES = {404: "endpoint not found", 405: "method not allowed", 413: "request body too large"}
 
 
 def create_app(config: SimConfig, events: list[MarketEvent] | None = None) -> web.Application:
     """Build the simulator; `events` replaces config.data_files (tests pass a slice of real data)."""
-    app = web.Application(middlewares=[_gatekeeper])
+    app = web.Application(middlewares=[_gatekeeper], client_max_size=MAX_BODY_BYTES)
     core = SimCore(config, events)
     faults = FaultPlan(time.time)
     for spec in config.faults:
         faults.configure(spec)
     core.reject_auth = faults.reject_auth
     app[CORE] = core
+    app[ASSETS] = core.assets
+    app[account_extras.CONFIGURATIONS] = account_extras.Configurations()
+    app[watchlists.WATCHLISTS] = watchlists.Watchlists()
     app[FAULTS] = faults
     app[LIMITER] = FixedWindowRateLimit(config.rate_limit, config.rate_window_s, time.time)
     app[HITS] = Counter()
-    app.add_routes(rest.routes() + history.routes())
+    app.add_routes(rest.routes() + assets.routes() + account_extras.routes() + history.routes()
+                   + marketdata.routes() + watchlists.routes() + portfolio.routes() + admin.routes())
     app.add_routes([
         web.get("/stream", core.trade_updates.handle),
         web.get(r"/v2/{feed:(iex|sip|delayed_sip|test)}", core.market_data.handle),
         web.get(r"/v1beta3/crypto/{loc:(us|us-1|eu-1)}", core.market_data.handle),
-        web.post("/admin/faults", _admin_faults),
-        web.post("/admin/step", _admin_step),
-        web.get("/admin/state", _admin_state),
     ])
     app.cleanup_ctx.append(_ticker)
     return app
@@ -66,10 +69,15 @@ async def _gatekeeper(request: web.Request, handler: Handler) -> web.StreamRespo
     faults = app[FAULTS]
     if faults.latency_s and not request.path.startswith("/admin/"):
         await asyncio.sleep(faults.latency_s)
-    if not _is_api(request):
-        return await _answer(request, handler)
     key = request.headers.get("APCA-API-KEY-ID")
     secret = request.headers.get("APCA-API-SECRET-KEY")
+    if request.path.startswith("/admin/"):
+        # the operator's endpoints need the keys too, even while reject_auth locks the API out
+        if key is None or secret is None or not app[CORE].keys_match(key, secret):
+            return json_response(_UNAUTHORIZED, status=401)
+        return await _answer(request, handler)
+    if not _is_api(request):
+        return await _answer(request, handler)
     if key is None or secret is None or not app[CORE].keys_valid(key, secret):
         return json_response(_UNAUTHORIZED, status=401)
     verdict = app[LIMITER].check(key)
@@ -91,12 +99,24 @@ async def _gatekeeper(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer is JSON with Alpaca's {"code", "message"}, including the router's 404 and 405."""
     try:
         return await handler(request)
     except SimRejection as exc:
         return json_response(exc.body, status=exc.http_status)
-    except KeyError as exc:
-        return json_response({"code": 40410000, "message": f"not found: {exc}"}, status=404)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = _HTTP_MESSAGES.get(exc.status, exc.reason.lower())
+        response = json_response({"code": exc.status * 100_000 + 10_000, "message": message}, status=exc.status)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:  # a bug must still answer like Alpaca does, and be logged with its traceback
+        log.exception("internal error on %s %s", request.method, request.path)
+        return json_response({"code": 50010000, "message": "internal server error"}, status=500)
 
 
 def _fault_response(status: int) -> web.Response:
@@ -116,48 +136,6 @@ def _fault_headers(status: int, reset_s: float, headers: dict[str, str]) -> dict
 def _with_headers(response: web.StreamResponse, headers: dict[str, str]) -> web.StreamResponse:
     response.headers.update(headers)
     return response
-
-
-async def _admin_faults(request: web.Request) -> web.Response:
-    try:
-        spec = await request.json()
-        if not isinstance(spec, dict):
-            raise ValueError("fault spec must be a JSON object")
-        drop = request.app[FAULTS].configure(spec)
-    except (ValueError, TypeError) as exc:
-        return json_response({"code": 40010001, "message": str(exc)}, status=422)
-    core = request.app[CORE]
-    core.reject_auth = request.app[FAULTS].reject_auth
-    if drop:
-        await core.trade_updates.hub.drop_all()
-        await core.market_data.hub.drop_all()
-    return json_response({"ok": True})
-
-
-async def _admin_step(request: web.Request) -> web.Response:
-    """{"steps": n} releases the next n publish times; {"until": "<RFC-3339>"} everything up to then."""
-    core = request.app[CORE]
-    try:
-        spec = json.loads(await request.text() or "{}")
-        if "until" in spec:
-            released = core.advance_to(parse_rfc3339_ns(str(spec["until"])))
-        else:
-            released = core.step(int(spec.get("steps", 1)))
-    except (ValueError, TypeError, AttributeError) as exc:
-        return json_response({"code": 40010001, "message": str(exc)}, status=422)
-    return json_response({"released": released, "now": format_utc(core.replay.now_ns),
-                          "remaining": core.replay.remaining})
-
-
-async def _admin_state(request: web.Request) -> web.Response:
-    core = request.app[CORE]
-    hits: Counter[str] = request.app[HITS]
-    return json_response({
-        "now": format_utc(core.replay.now_ns), "remaining": core.replay.remaining,
-        "orders": len(core.engine.orders), "rate_limited": request.app[LIMITER].rejected,
-        "hits": dict(hits),
-        "stream_clients": len(core.trade_updates.hub.peers), "data_clients": len(core.market_data.hub.peers),
-    })
 
 
 async def _ticker(app: web.Application) -> AsyncIterator[None]:

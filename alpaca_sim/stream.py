@@ -17,14 +17,17 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from alpaca_sim.daily import DailyBars
 from alpaca_sim.data import BarEvent, MarketEvent, QuoteEvent, TradeEvent, is_crypto
-from alpaca_sim.orders import Execution
+from alpaca_sim.jsonio import decode_json
+from alpaca_sim.models import Execution
 from alpaca_sim.timefmt import format_utc, msgpack_timestamp
 
 log = logging.getLogger(__name__)
 CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "orderbooks")
 _TAPES = {"SPY": "B", "AAPL": "C", "QQQ": "C"}
 _MSGPACK = "application/msgpack"
+MAX_SYMBOLS = 10_000  # per connection, over all channels
 
 
 @dataclass(eq=False)
@@ -75,12 +78,17 @@ async def _writer(peer: Peer) -> None:
             await peer.ws.send_str(frame)
 
 
-async def _serve(hub: StreamHub, peer: Peer, on_message: Callable[[Peer, object], None]) -> None:
+async def _serve(hub: StreamHub, peer: Peer, on_message: Callable[[Peer, object], None],
+                 on_error: Callable[[Peer], None]) -> None:
     writer = asyncio.get_running_loop().create_task(_writer(peer))
     try:
         async for msg in peer.ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                on_message(peer, _decode(msg.data, peer.msgpack))
+                try:
+                    on_message(peer, _decode(msg.data, peer.msgpack))
+                except Exception:  # a message the checks missed must not end the connection
+                    log.exception("websocket message could not be handled")
+                    on_error(peer)
     finally:
         hub.peers.discard(peer)
         peer.queue.put_nowait(None) if not peer.queue.full() else writer.cancel()
@@ -94,8 +102,8 @@ def _decode(data: str | bytes, msgpack: bool) -> object:
     try:
         if msgpack and isinstance(data, bytes):
             return msgspec.msgpack.decode(data)
-        return json.loads(data)
-    except (ValueError, msgspec.DecodeError):
+        return decode_json(data)
+    except (ValueError, msgspec.DecodeError, RecursionError):
         return _BAD
 
 
@@ -110,7 +118,8 @@ class TradeUpdates:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await _serve(self.hub, self.hub.new_peer(ws), self._on_message)
+        await _serve(self.hub, self.hub.new_peer(ws), self._on_message,
+                     lambda peer: self._reply(peer, "error", {"code": 400, "message": "invalid syntax"}))
         return ws
 
     def _reply(self, peer: Peer, stream: str, data: dict[str, Any]) -> None:
@@ -122,7 +131,8 @@ class TradeUpdates:
             return
         action, data = msg.get("action"), msg["data"]
         if action == "authenticate":
-            ok = self._check_keys(str(data.get("key_id", "")), str(data.get("secret_key", "")))
+            key, secret = data.get("key_id"), data.get("secret_key")
+            ok = isinstance(key, str) and isinstance(secret, str) and self._check_keys(key, secret)
             peer.authenticated = ok
             body = {"status": "authorized" if ok else "unauthorized", "action": "authenticate"}
             if not ok:
@@ -132,7 +142,11 @@ class TradeUpdates:
             if not peer.authenticated:
                 self._reply(peer, "authorization", {"status": "unauthorized", "action": "listen"})
                 return
-            streams = [s for s in data.get("streams", []) if s == "trade_updates"]
+            asked = data.get("streams", [])
+            if not isinstance(asked, list):
+                self._reply(peer, "error", {"code": 400, "message": "invalid syntax: streams must be a list"})
+                return
+            streams = ["trade_updates"] if "trade_updates" in asked else []
             peer.listening = bool(streams)
             self._reply(peer, "listening", {"streams": streams})
         else:
@@ -165,6 +179,7 @@ class MarketData:
         self.hub = hub
         self._check_keys = check_keys
         self._auth_timeout_s = auth_timeout_s
+        self._daily = DailyBars()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -177,7 +192,7 @@ class MarketData:
             self._authenticate(peer, header_key, request.headers.get("APCA-API-SECRET-KEY", ""))
         timer = asyncio.get_running_loop().call_later(self._auth_timeout_s, self._auth_timeout, peer)
         try:
-            await _serve(self.hub, peer, self._on_message)
+            await _serve(self.hub, peer, self._on_message, lambda p: self._error(p, 400, "invalid syntax"))
         finally:
             timer.cancel()
         return ws
@@ -216,16 +231,23 @@ class MarketData:
             return
         action = msg.get("action")
         if action == "auth":
-            self._authenticate(peer, str(msg.get("key", "")), str(msg.get("secret", "")))
+            key, secret = msg.get("key"), msg.get("secret")
+            if not isinstance(key, str) or not isinstance(secret, str):
+                self._error(peer, 402, "auth failed")
+                return
+            self._authenticate(peer, key, secret)
         elif action in ("subscribe", "unsubscribe"):
             if not peer.authenticated:
                 self._error(peer, 401, "not authenticated")
                 return
-            for channel in CHANNELS:
-                symbols = msg.get(channel) or []
-                if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
-                    self._error(peer, 400, "invalid syntax")
-                    return
+            asked = {channel: msg.get(channel) or [] for channel in CHANNELS}
+            if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in asked.values()):
+                self._error(peer, 400, "invalid syntax")
+                return
+            if action == "subscribe" and sum(len(peer.subs[c] | set(asked[c])) for c in CHANNELS) > MAX_SYMBOLS:
+                self._error(peer, 405, "symbol limit exceeded")  # the subscription is left as it was
+                return
+            for channel, symbols in asked.items():
                 (peer.subs[channel].update if action == "subscribe" else peer.subs[channel].difference_update)(symbols)
             self._control(peer, self._subscription(peer))
         else:
@@ -242,11 +264,19 @@ class MarketData:
             reply["cancelErrors"] = sorted(peer.subs["trades"])
         return reply
 
+    def seed_daily(self, bars: list[BarEvent]) -> None:
+        """Minute bars published before the replay started still count towards their day."""
+        for bar in bars:
+            self._daily.update(bar)
+
     def publish(self, events: list[MarketEvent]) -> None:
+        dailies = [self._daily.update(e) for e in events if isinstance(e, BarEvent)]
         for peer in list(self.hub.peers):
             if not peer.authenticated:
                 continue
             batch = [self._message(e, peer) for e in events if _wanted(peer, e)]
+            batch += [{**self._message(d, peer), "T": "d"} for d in dailies
+                      if is_crypto(d.symbol) == peer.crypto and _subscribed(peer, "dailyBars", d.symbol)]
             if batch:
                 self.hub.send(peer, self._encode(peer, batch))
 
@@ -275,8 +305,12 @@ def _wanted(peer: Peer, event: MarketEvent) -> bool:
         return False
     channel = "bars" if isinstance(event, BarEvent) else "quotes" if isinstance(event, QuoteEvent) else "trades"
     assert isinstance(event, BarEvent | QuoteEvent | TradeEvent)
+    return _subscribed(peer, channel, event.symbol)
+
+
+def _subscribed(peer: Peer, channel: str, symbol: str) -> bool:
     subs = peer.subs[channel]
-    return "*" in subs or event.symbol in subs
+    return "*" in subs or symbol in subs
 
 
 async def _close_after_flush(peer: Peer) -> None:

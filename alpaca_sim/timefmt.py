@@ -11,7 +11,8 @@ import msgspec
 
 NEW_YORK = ZoneInfo("America/New_York")
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$"
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})?$",
+    re.ASCII,
 )
 _NS = 1_000_000_000
 
@@ -25,9 +26,13 @@ def parse_rfc3339_ns(text: str) -> int:
         raise ValueError(f"not an RFC-3339 timestamp: {text!r}")
     day, clock, frac, zone = match.groups()
     offset = "+00:00" if zone in (None, "Z") else zone
-    whole = datetime.fromisoformat(f"{day}T{clock}{offset}")
+    try:
+        whole = datetime.fromisoformat(f"{day}T{clock}{offset}")
+        seconds = int(whole.timestamp())
+    except (ValueError, OverflowError) as exc:  # 2013-13-45, 25:00:00, year 0, offsets beyond a day
+        raise ValueError(f"not an RFC-3339 timestamp: {text!r} ({exc})") from None
     nanos = int((frac or "").ljust(9, "0"))
-    return int(whole.timestamp()) * _NS + nanos
+    return seconds * _NS + nanos
 
 
 def format_utc(ts_ns: int) -> str:

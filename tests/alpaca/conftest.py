@@ -18,7 +18,7 @@ from aiohttp import web
 
 from actors.execution.alpaca_rest import AlpacaClientConfig
 from alpaca_sim import SimConfig, create_app
-from alpaca_sim.data import load_timeline
+from alpaca_sim.data import MarketEvent, load_timeline
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 TRADE_BARS = DATA / "us_equity_minute_trade_bars.csv"
@@ -47,7 +47,9 @@ class RunningSim:
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        headers = {"APCA-API-KEY-ID": self.config.key_id, "APCA-API-SECRET-KEY": self.config.secret_key}
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
@@ -71,12 +73,13 @@ class RunningSim:
         return replace(base, **changes)
 
 
-def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any]) -> None:
+def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any],
+           events: list[MarketEvent] | None = None) -> None:
     loop = asyncio.new_event_loop()
     holder["loop"] = loop
 
     async def start() -> web.AppRunner:
-        runner = web.AppRunner(create_app(config, events=list(_TIMELINE)))
+        runner = web.AppRunner(create_app(config, events=list(_TIMELINE) if events is None else events))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -90,11 +93,11 @@ def _serve(config: SimConfig, ready: threading.Event, holder: dict[str, Any]) ->
     loop.close()
 
 
-def start_sim(**changes: Any) -> tuple[RunningSim, Any]:
+def start_sim(events: list[MarketEvent] | None = None, **changes: Any) -> tuple[RunningSim, Any]:
     base = SimConfig(start=START, initial_cash=Decimal(1_000_000), auth_timeout_s=2.0)
     config = replace(base, **changes)
     ready, holder = threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(config, ready, holder), daemon=True)
+    thread = threading.Thread(target=_serve, args=(config, ready, holder, events), daemon=True)
     thread.start()
     assert ready.wait(15), "simulator did not start"
 
@@ -110,3 +113,67 @@ def sim() -> Iterator[RunningSim]:
     running, stop = start_sim()
     yield running
     stop()
+
+
+def trading_client(sim: RunningSim) -> Any:
+    """The official alpaca-py TradingClient pointed at the simulator."""
+    from alpaca.trading.client import TradingClient
+
+    return TradingClient(sim.config.key_id, sim.config.secret_key, paper=True, url_override=sim.url)
+
+
+class TradeEvents:
+    """trade_updates of the simulator, collected by a websocket client on its own thread."""
+
+    def __init__(self, sim: RunningSim) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._loop = asyncio.new_event_loop()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(sim.url),),
+                                        daemon=True)
+        self._thread.start()
+        assert self._listening.wait(10), "trade_updates did not start"
+
+    async def _run(self, url: str) -> None:
+        import aiohttp
+
+        self._stop = asyncio.Event()
+        async with aiohttp.ClientSession() as session, session.ws_connect(url + "/stream") as ws:
+            await ws.send_str(json.dumps({"action": "authenticate",
+                                          "data": {"key_id": "sim-key", "secret_key": "sim-secret"}}))
+            await ws.send_str(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+            reader = asyncio.ensure_future(self._read(ws))
+            await self._stop.wait()
+            reader.cancel()
+
+    async def _read(self, ws: Any) -> None:
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame["stream"] == "listening":
+                self._listening.set()
+            elif frame["stream"] == "trade_updates":
+                with self._changed:
+                    self.events.append(frame["data"])
+                    self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        """The first `count` events (fewer only if they never come)."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.events) >= count, timeout_s)
+            return list(self.events[:count])
+
+    def of(self, order_id: str) -> list[str]:
+        with self._changed:
+            return [e["event"] for e in self.events if e["order"]["id"] == order_id]
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def events(sim: RunningSim) -> Iterator[TradeEvents]:
+    collector = TradeEvents(sim)
+    yield collector
+    collector.close()

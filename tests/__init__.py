@@ -1,0 +1,1 @@
+"""Test packages; a package here keeps tests/alpaca from shadowing the alpaca-py client package."""
