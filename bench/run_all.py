@@ -312,8 +312,15 @@ def main() -> int:
     print("inference ...", file=sys.stderr)
     inference = _json("inference.py")
     risk_text = _text("risk.py", "50000", "0.02")
+    print("recovery (market data, a signals node, the core node; needs root for network namespaces) ...",
+          file=sys.stderr)
+    from recovery import run as run_recovery
+    from recovery import section as recovery_section
+
+    recovery = run_recovery()
     load = (load_before, os.getloadavg())
-    (ROOT / args.write).write_text(render(replay, feed, persistence, inference, risk_text, scale, live, load) + "\n")
+    text = render(replay, feed, persistence, inference, risk_text, scale, live, load) + "\n"
+    (ROOT / args.write).write_text(text + "\n" + recovery_section(recovery))
     print(f"wrote {args.write}", file=sys.stderr)
     return 0
 

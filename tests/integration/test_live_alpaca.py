@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import time
-import urllib.request
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -47,9 +45,7 @@ def _csv_bars(day: str) -> Counter[tuple[str, int, float]]:
 
 
 def _drop_websockets(sim: SimulatorProcess) -> None:
-    request = urllib.request.Request(sim.url + "/admin/faults", data=json.dumps({"drop_websockets": True}).encode(),
-                                     method="POST")
-    urllib.request.urlopen(request, timeout=5).read()
+    sim.admin("/admin/faults", {"drop_websockets": True})
 
 
 def _run_live(settings: Settings, sim: SimulatorProcess, drop_after_s: float | None = None,
