@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cluster.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
 from cluster.repository import Repository
+from cluster.settings import REPO_ROOT
 from cluster.storage import MEMORY_URL
 from cluster.wire import OrderIntent, OrderUpdate
 
@@ -35,7 +36,7 @@ def is_new_database(url: str) -> bool:
     return path is not None and not path.exists()
 
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "alembic"
+MIGRATIONS = REPO_ROOT / "alembic"  # the shipped copy inside an installed wheel
 
 
 def default_schema_cache() -> Path:
