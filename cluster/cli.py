@@ -73,8 +73,22 @@ def _run_pipeline(
         sup.shutdown()
 
 
+def _pin_control_token(settings: Settings, root: Settings) -> Settings:
+    """The control API's token stays in the root state directory, where `trading-cluster status` and
+    friends read it, even when a run keeps its database and journals under var/runs/<run>/."""
+    if settings.control_api.token is not None:
+        return settings
+    from cluster.api_token import load_or_create_token, token_path
+
+    token = load_or_create_token(token_path(root.resolve(root.state_dir)))
+    return settings.model_copy(update={"control_api": settings.control_api.model_copy(update={"token": token})})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _isolate_replay_storage(_settings_with(args, market_data={"speed": args.speed}), args.database)
+    base = _settings_with(args, market_data={"speed": args.speed})
+    settings = _isolate_replay_storage(base, args.database)
+    if not args.no_api:
+        settings = _pin_control_token(settings, base)
     if args.detach:
         from cluster.detached import start_detached
 

@@ -42,6 +42,14 @@ def test_detached_when_the_cli_exits_then_trading_goes_on_and_another_cli_sees_a
     head = netns_cluster.head_address
     # Act: start detached; the CLI process returns
     started = netns_cluster.run(1, [CLI, "run", "--detach", "--address", head], env=env, timeout_s=300)
+    try:
+        _check_running_then_stop(netns_cluster, env, head, started)
+    finally:  # never leave a detached cluster behind for the next test
+        if _supervisor_alive(netns_cluster):
+            netns_cluster.run(1, [CLI, "stop", "--address", head], env=env, timeout_s=180)
+
+
+def _check_running_then_stop(netns_cluster, env, head, started) -> None:
     assert started.returncode == 0, started.stderr[-3000:]
     # Assert: trading goes on without it, seen from a new CLI process
     first = _status(netns_cluster, env)
