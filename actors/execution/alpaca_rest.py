@@ -50,12 +50,15 @@ class AlpacaClientConfig:
     timeout_s: float = 10.0
     stream_url: str | None = None  # default: trading_url with ws scheme + /stream
     reconnect_max_s: float = 30.0
+    # the cluster's own simulator, with keys made for this run: plain HTTP inside the cluster network
+    own_simulator: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", as_secret(self.key_id))
         object.__setattr__(self, "secret_key", as_secret(self.secret_key))
-        require_tls(self.trading_url, "alpaca trading_url")
-        require_tls(self.trade_stream_url, "alpaca trade stream URL")
+        if not self.own_simulator:
+            require_tls(self.trading_url, "alpaca trading_url")
+            require_tls(self.trade_stream_url, "alpaca trade stream URL")
 
     def auth_headers(self) -> dict[str, str]:
         return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
@@ -71,7 +74,7 @@ class AlpacaClientConfig:
     def from_settings(cls, settings: AlpacaSettings) -> AlpacaClientConfig:
         if settings.key_id is None or settings.secret_key is None:
             raise ConfigError("alpaca.key_id and alpaca.secret_key are required for the alpaca broker")
-        return cls(settings.trading_url, settings.key_id, settings.secret_key)
+        return cls(settings.trading_url, settings.key_id, settings.secret_key, own_simulator=settings.simulated)
 
 
 class AlpacaRest:

@@ -36,12 +36,15 @@ class AlpacaFeedConfig:
     down_after_failures: int = 5
     backfill: bool = True
     book_depth: int = 10
+    # the cluster's own simulator, with keys made for this run: plain HTTP inside the cluster network
+    own_simulator: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", as_secret(self.key_id))
         object.__setattr__(self, "secret_key", as_secret(self.secret_key))
-        require_tls(self.stream_url, "alpaca data_url")
-        require_tls(self.history_url, "alpaca historical data URL")
+        if not self.own_simulator:
+            require_tls(self.stream_url, "alpaca data_url")
+            require_tls(self.history_url, "alpaca historical data URL")
 
     def auth_headers(self) -> dict[str, str]:
         return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
@@ -73,4 +76,5 @@ class AlpacaFeedConfig:
     def from_settings(cls, settings: AlpacaSettings, **channels: Any) -> AlpacaFeedConfig:
         if settings.key_id is None or settings.secret_key is None:
             raise ConfigError("alpaca.key_id and alpaca.secret_key are required for the alpaca feed")
-        return cls(settings.data_url, settings.key_id, settings.secret_key, feed=settings.feed, **channels)
+        return cls(settings.data_url, settings.key_id, settings.secret_key, feed=settings.feed,
+                   own_simulator=settings.simulated, **channels)

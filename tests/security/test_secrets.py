@@ -137,3 +137,21 @@ def test_dashboard_url_when_dashboard_binds_a_wildcard_then_jobs_go_to_loopback(
 
     ray = load_settings().ray.model_copy(update={"dashboard_host": host, "dashboard_port": 8265})
     assert dashboard_url(ray) == url
+
+
+def test_broker_configs_when_the_clusters_own_simulator_on_a_node_address_then_plain_http_allowed():
+    # the simulator `run` starts on the driver node's address, with keys made for that run
+    from actors.execution.alpaca_rest import AlpacaClientConfig
+    from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
+    from cluster.errors import ConfigError
+    from cluster.settings import AlpacaSettings
+
+    own = AlpacaSettings(trading_url="http://10.1.2.3:8190", data_url="ws://10.1.2.3:8190",
+                         key_id=SecretStr("sim-k"), secret_key=SecretStr("sim-s"), simulated=True)
+    assert AlpacaClientConfig.from_settings(own).own_simulator
+    assert AlpacaFeedConfig.from_settings(own).own_simulator
+    real = own.model_copy(update={"simulated": False})
+    with pytest.raises(ConfigError, match="unencrypted"):
+        AlpacaClientConfig.from_settings(real)
+    with pytest.raises(ConfigError, match="unencrypted"):
+        AlpacaFeedConfig.from_settings(real)
