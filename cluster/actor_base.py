@@ -22,7 +22,7 @@ from typing import Any
 
 import zmq
 
-from cluster import bus
+from cluster import bus, ray_calls
 from cluster.endpoints import PeerResolver, bind_address
 from cluster.lifecycle import Lifecycle
 from cluster.logs import configure_logging
@@ -187,6 +187,4 @@ class ActorShell:
 
     @staticmethod
     def node_address() -> str:
-        from cluster import ray_calls
-
         return ray_calls.node_ip()
