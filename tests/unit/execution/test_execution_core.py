@@ -3,74 +3,27 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
 import pytest
 from execution_data import iso_to_ns, make_intent
 
-from actors.execution.broker import MarketItem
 from actors.execution.core import ExecutionCore
-from actors.execution.sim_broker import SimBroker
-from cluster.errors import DependencyDown, OrderRejected, TemporaryError
+from cluster.errors import DependencyDown
 from cluster.repository import InMemoryRepository
 from cluster.wire import Bar, OrderIntent, OrderUpdate
+from tests.kit.broker import CountingBroker, RejectingBroker
+from tests.kit.clock import FakeClock as KitClock
 
 BarsFn = Callable[[str, str, str], list[Bar]]
 T0 = iso_to_ns("2013-10-07T13:30:00Z")
 
 
-class FakeClock:
-    def __init__(self, now_ns: int = T0) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
-
-
-class CountingBroker:
-    """A SimBroker that remembers every submit it was asked for, and what the intent log held then."""
-
-    def __init__(self, repo: InMemoryRepository | None = None) -> None:
-        self.inner = SimBroker(slippage_bps=Decimal(1))
-        self.repo = repo
-        self.submits: Counter[str] = Counter()
-        self.logged_before_submit: list[bool] = []
-        self.fail_next_submits = 0
-
-    def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
-        self.submits[intent.client_order_id] += 1
-        if self.repo is not None:
-            self.logged_before_submit.append(intent.client_order_id in self.repo.intents)
-        if self.fail_next_submits:
-            self.fail_next_submits -= 1
-            raise TemporaryError("gateway timeout after the request was written")
-        return self.inner.submit(intent)
-
-    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
-        return self.inner.cancel(client_order_id)
-
-    def cancel_all(self) -> list[OrderUpdate]:
-        return self.inner.cancel_all()
-
-    def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
-        return self.inner.on_market(items)
-
-    def poll(self) -> list[OrderUpdate]:
-        return []
-
-    def get_order(self, client_order_id: str) -> OrderUpdate | None:
-        return self.inner.get_order(client_order_id)
-
-    def open_orders(self) -> list[OrderUpdate]:
-        return self.inner.open_orders()
-
-
-class RejectingBroker(CountingBroker):
-    def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
-        self.submits[intent.client_order_id] += 1
-        raise OrderRejected("insufficient buying power", code="40310000")
+def FakeClock(now_ns: int = T0) -> KitClock:
+    """The kit's clock, set to the session open of the test data."""
+    return KitClock(now_ns)
 
 
 class DownRepository(InMemoryRepository):

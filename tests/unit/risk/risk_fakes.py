@@ -11,7 +11,9 @@ from typing import Any
 
 from actors.risk.core import Approved, RiskCore
 from cluster.settings import RiskSettings
-from cluster.wire import OrderIntent, OrderUpdate, Signal
+from cluster.wire import Signal
+from tests.kit.broker import FakeBroker  # noqa: F401 - the risk tests import it from here
+from tests.kit.clock import FakeClock as KitClock
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 NS = 1_000_000_000
@@ -19,18 +21,11 @@ NS = 1_000_000_000
 SESSION_START_NS = int(datetime.fromisoformat("2013-10-07T14:00:00+00:00").timestamp()) * NS
 
 
-class FakeClock:
-    """Settable clock in UTC ns, like a test clock in an event engine."""
+class FakeClock(KitClock):
+    """Settable clock in UTC ns starting at the session open of the shipped data."""
 
     def __init__(self, now_ns: int = SESSION_START_NS) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
-
-    def advance(self, seconds: float) -> int:
-        self.now_ns += int(seconds * NS)
-        return self.now_ns
+        super().__init__(now_ns)
 
 
 @lru_cache(maxsize=1)
@@ -66,44 +61,6 @@ def make_signal(symbol: str, target: int, price: float, ts_ns: int, group: str =
         symbol=symbol, ts_ns=ts_ns, group=group, batch=batch, target=target, strength=1.0, price=price,
         model_version="test", correlation_id=f"{symbol}@{ts_ns}",
     )
-
-
-class FakeBroker:
-    """Plays the broker: turns approved intents into OrderUpdates fed back to the core."""
-
-    def __init__(self, core: RiskCore, clock: FakeClock) -> None:
-        self.core = core
-        self.clock = clock
-        self.open: dict[str, OrderIntent] = {}
-        self.filled: dict[str, Decimal] = {}
-
-    def accept(self, intent: OrderIntent) -> None:
-        self.open[intent.client_order_id] = intent
-        self.filled[intent.client_order_id] = Decimal(0)
-
-    def fill(self, coid: str, qty: Decimal, price: Decimal, commission: Decimal = Decimal(0)) -> None:
-        intent = self.open[coid]
-        done = self.filled[coid] + qty
-        self.filled[coid] = done
-        status = "filled" if done == intent.qty else "partially_filled"
-        self.core.on_order_update(
-            OrderUpdate(
-                client_order_id=coid, broker_order_id=f"b-{coid}", symbol=intent.symbol, side=intent.side,
-                status=status, qty=intent.qty, filled_qty=done, ts_ns=self.clock(), last_fill_qty=qty,
-                last_fill_price=price, commission=commission, fill_id=f"{coid}:{done}",
-            )
-        )
-        if status == "filled":
-            del self.open[coid]
-
-    def end(self, coid: str, status: str = "canceled") -> None:
-        intent = self.open.pop(coid)
-        self.core.on_order_update(
-            OrderUpdate(
-                client_order_id=coid, broker_order_id=f"b-{coid}", symbol=intent.symbol, side=intent.side,
-                status=status, qty=intent.qty, filled_qty=self.filled[coid], ts_ns=self.clock(),  # type: ignore[arg-type]
-            )
-        )
 
 
 def open_position(core: RiskCore, broker: FakeBroker, clock: FakeClock, symbol: str, price: float, target: int = 1) -> Approved:
