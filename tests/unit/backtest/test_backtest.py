@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal
 
 from pydantic import SecretStr
@@ -107,18 +106,22 @@ def test_summary_when_in_process_then_the_same_keys_as_the_cluster_summary(tmp_p
 
 
 def test_cli_replay_when_no_cluster_flag_then_it_runs_in_this_process(tmp_path, capsys, monkeypatch):
+    # Arrange: any attempt to start or join Ray, or to create an actor, fails the test (whether or not
+    # another test of this process has a Ray cluster up)
+    from cluster import ray_calls
+
+    def no_ray(*_args, **_kwargs):
+        raise AssertionError("the one-process replay must not use Ray")
+
+    monkeypatch.setattr(ray_calls, "init_cluster", no_ray)
+    monkeypatch.setattr(ray_calls, "start_actor", no_ray)
     monkeypatch.setenv("TRADING_STATE_DIR", str(tmp_path))
+    # Act
     code = cli.main(["replay", "--start", "2013-10-07", "--end", "2013-10-07", "--json", "--database", "memory://"])
+    # Assert
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     assert summary["runner"] == "in_process" and summary["orders"] > 0
-    assert "ray" not in sys.modules or not _ray_initialized()
-
-
-def _ray_initialized() -> bool:
-    import ray
-
-    return bool(ray.is_initialized())
 
 
 def test_is_new_database_when_memory_or_a_missing_sqlite_file_then_true(tmp_path):
