@@ -34,7 +34,7 @@ def main(head: str, victim: str, workdir: str) -> None:
         "state_dir": str(work / "state"),
         "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{work}/recovery-{victim}.db")}),
         "market_data": base.market_data.model_copy(update={
-            "source": "replay", "start": "2013-10-07", "end": "2013-10-08", "speed": 600.0, "batch_bars": 8}),
+            "source": "replay", "start": "2013-10-07", "end": "2013-10-07", "speed": 300.0, "batch_bars": 8}),
         "execution": base.execution.model_copy(update={"broker": "sim"}),
         "signal": base.signal.model_copy(update={"group_size": 1}),
     })

@@ -102,7 +102,7 @@ class ActorShell:
                         self.log.warning("%s follows channel %s to %s", self.name, ch, addr)
 
         if self.lifecycle.phase != "starting":  # a starting loop looks its peers up by itself
-            self.run_in_loop(reconnect, timeout_s)
+            self.in_loop_soon(reconnect)  # between two steps; the caller does not wait for a paced loop
         return {ch: addr or "" for ch, addr in found.items()}
 
     def _connect_peers(self) -> None:
@@ -129,6 +129,13 @@ class ActorShell:
         future: Future[Any] = Future()
         self._commands.put((fn, future))
         return future.result(timeout=timeout_s)
+
+    def in_loop_soon(self, fn: Callable[[], Any]) -> None:
+        """Have the loop thread run `fn` between two steps, without waiting for it."""
+        if not self.running:
+            fn()
+            return
+        self._commands.put((fn, Future()))
 
     def _run_commands(self) -> None:
         while True:
