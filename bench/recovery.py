@@ -42,18 +42,19 @@ def _measure(scenario: str) -> dict[str, Any]:
         cluster.start_ray(1, head=True, num_cpus=1, resources=HEAD)
         cluster.start_ray(2, head=False, resources=CORE)
         cluster.start_ray(3, head=False, resources=SIGNALS)
-        cluster.start_ray(4, head=False, resources=SIGNALS)
-        cluster.wait_nodes(4)
+        if scenario != "signals_node":
+            cluster.start_ray(4, head=False, resources=SIGNALS)
+        cluster.wait_nodes(4 if scenario != "signals_node" else 3)
         victim = {"market_data": "market_data", "signals_node": cluster.node(3).namespace,
                   "core_node": cluster.node(2).namespace}[scenario]
         driver = cluster.spawn(1, [sys.executable, str(REPO / "bench" / "recovery_driver.py"), cluster.head_address,
                                    victim, str(cluster.work)], f"driver-{scenario}.log",
                                env={"PYTHONPATH": str(REPO)})
+        if scenario == "signals_node":  # every group is on node 3 now; node 4 is where they can move
+            _wait_file(cluster.work / f"started-{victim}", driver)
+            cluster.start_ray(4, head=False, resources=SIGNALS)
         if scenario == "core_node":
-            marker = cluster.work / f"killed-{victim}"
-            deadline = time.monotonic() + 300
-            while not marker.exists() and time.monotonic() < deadline and driver.poll() is None:
-                time.sleep(0.05)
+            _wait_file(cluster.work / f"killed-{victim}", driver)
             cluster.start_ray(5, head=False, resources=CORE)  # a fresh core node joins right away
         driver.wait(900)
         result = json.loads((cluster.work / f"recovery-{victim}.json").read_text())
@@ -61,6 +62,12 @@ def _measure(scenario: str) -> dict[str, Any]:
                 "batches_decided": result["decisions"][-1][1] - 1}
     finally:
         cluster.down()
+
+
+def _wait_file(marker: Path, driver: Any, timeout_s: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not marker.exists() and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.05)
 
 
 def run(scenarios: tuple[str, ...] = ("market_data", "signals_node", "core_node")) -> list[dict[str, Any]]:
@@ -76,7 +83,7 @@ def run(scenarios: tuple[str, ...] = ("market_data", "signals_node", "core_node"
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = ["| loss | kill -> first batch decided after it | batches decided in the run |", "|---|---|---|"]
     names = {"market_data": "market-data actor (kill -9 of its process)",
-             "signals_node": "a signals node (every process of its namespace)",
+             "signals_node": "a signals node holding every group (every process of its namespace)",
              "core_node": "the core node (every process; a fresh core node joins at once)"}
     for r in results:
         if "error" in r:

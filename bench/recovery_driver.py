@@ -53,6 +53,7 @@ def main(head: str, victim: str, workdir: str) -> None:
             _kill(victim)
             (work / f"killed-{victim}").write_text(str(state["kill_at"]))
 
+    (work / f"started-{victim}").write_text("started")  # every actor is placed now
     try:
         sup.start_feed()
         sup.run_until_done(600, on_tick=tick, tick_s=0.02)
