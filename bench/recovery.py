@@ -100,7 +100,7 @@ def section(results: list[dict[str, Any]]) -> str:
         "Each loss on its own Ray cluster of Linux network namespaces (head, core node, two signals nodes; "
         "one real day replayed at 300x real time (no overnight pause in the paced feed), 8 events per batch, one symbol per group). The clock runs "
         "from the kill to the first batch the risk actor decides after the longest gap that follows it "
-        "(node-loss detection by Ray, restart, endpoint refresh, recovery). Same machine, same run; the "
+        "(node-loss detection by Ray, restart, endpoint refresh, recovery). The "
         "machine is shared and loaded, so read the figures as orders of magnitude.", "",
         markdown(results), ""])
 
