@@ -273,13 +273,15 @@ class RiskActor(ActorShell):
         return orders
 
     def _apply_update(self, update: OrderUpdate, live: bool) -> None:
+        booked_before = self.core.fill_count
         self.core.on_order_update(update)
-        if update.last_fill_qty > 0 and self.settings.risk.check_invariants:
+        booked = self.core.fill_count > booked_before  # a repeated report (after a restart) books nothing
+        if booked and self.settings.risk.check_invariants:
             self.core.portfolio.check_invariants()
             self.invariant_checks += 1
         if live:
             self.metrics.inc(ORDERS, status=update.status)
-            if update.last_fill_qty > 0:
+            if booked:
                 self.metrics.inc(FILLS)
 
     def _after_settlement(self, settled: Settled) -> None:
@@ -321,9 +323,7 @@ class RiskActor(ActorShell):
     def _restore_breaker(self) -> None:
         from actors.risk.recovery import restore_breaker
 
-        record = restore_breaker(self.core, self.repo)
-        if record is not None:
-            self.log.warning("breaker restored from storage: %s (%s)", record.state, record.reason)
+        restore_breaker(self.core, self.repo)  # logs what it took
 
     def _restore_from_storage(self) -> None:
         from actors.risk.recovery import restore_from_storage

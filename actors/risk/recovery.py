@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -143,6 +144,7 @@ def restore_breaker(core: RiskCore, repo: Repository) -> BreakerRecord | None:
     if record is None or record.state == "closed":
         return None
     core.restore_breaker(record)
+    logging.getLogger("trading.risk").warning("breaker restored from storage: %s (%s)", record.state, record.reason)
     return record
 
 

@@ -37,7 +37,7 @@ def _placement(cluster) -> dict[str, str]:
 
 
 def _run_env(tmp_path: Path) -> dict[str, str]:
-    return {"TRADING_ALPACA__SIM_RUN_SECONDS": "70", "TRADING_MARKET_DATA__START": "2013-10-07",
+    return {"TRADING_ALPACA__SIM_RUN_SECONDS": "50", "TRADING_MARKET_DATA__START": "2013-10-07",
             "TRADING_MARKET_DATA__END": "2013-10-07", "TRADING_SIGNAL__GROUP_SIZE": "1",
             "TRADING_STATE_DIR": str(tmp_path / "state"), "TRADING_CONTROL_API__PORT": str(_free_port())}
 
