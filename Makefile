@@ -45,11 +45,7 @@ bench: $(STAMP)
 # mypy --strict covers the foundation, the pure cores and models/ (the modules they import are read, not
 # reported); lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter];
 # docs/architecture.md).
-STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cluster/settings.py \
-	cluster/logs.py cluster/lifecycle.py cluster/batches.py cluster/endpoints.py cluster/ray_calls.py \
-	cluster/repository.py cluster/state_store.py cluster/storage.py cluster/db cluster/metrics.py \
-	cluster/observability.py cluster/actor_base.py cluster/placement.py cluster/orders.py cluster/grouping.py \
-	cluster/backtest_repo.py \
+STRICT := cluster/foundation \
 	actors/signal/core.py actors/signal/model_slot.py actors/signal/strategy.py \
 	actors/market_data/batcher.py actors/market_data/book.py actors/market_data/live_batcher.py \
 	actors/market_data/synthetic.py actors/market_data/journal.py \
@@ -58,8 +54,8 @@ STRICT := cluster/errors.py cluster/ids.py cluster/wire.py cluster/records.py cl
 	actors/risk/core.py actors/risk/events.py actors/risk/liquidation.py actors/risk/rules.py \
 	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py \
 	actors/execution/core.py actors/execution/order_fsm.py actors/execution/sim_broker.py \
-	actors/market_data/sources.py cluster/csv_time.py actors/market_data/alpaca_feed_sequence.py \
-	cluster/progress.py cluster/summary.py models
+	actors/market_data/alpaca_feed_sequence.py \
+	cluster/app/progress.py cluster/app/summary.py models
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy cluster actors models alpaca_sim

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alpaca_sim.timefmt import parse_rfc3339_ns
-from cluster.errors import DataError
+from cluster.foundation.errors import DataError
 
 _BAR_HEADER = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
 _QUOTE_HEADER = [

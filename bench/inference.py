@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from actors.market_data.sources import open_source  # noqa: E402
 from actors.signal.core import SignalCore  # noqa: E402
-from cluster.grouping import choose_groups  # noqa: E402
-from cluster.placement import SIGNALS_SLOTS_PER_NODE  # noqa: E402
-from cluster.settings import load_settings  # noqa: E402
-from cluster.wire import Bar, Quote  # noqa: E402
+from cluster.foundation.grouping import choose_groups  # noqa: E402
+from cluster.foundation.market_files import open_source  # noqa: E402
+from cluster.foundation.placement import SIGNALS_SLOTS_PER_NODE  # noqa: E402
+from cluster.foundation.settings import load_settings  # noqa: E402
+from cluster.foundation.wire import Bar, Quote  # noqa: E402
 from models.dataset import MINUTE_FILES, build_dataset, load_segments, resolve_paths  # noqa: E402
 from models.train import TrainConfig, train_walk_forward  # noqa: E402
 from models.xgb_model import XgbModel  # noqa: E402

@@ -5,7 +5,7 @@ seeded random walk, spread evenly in time) paced at real time (`speed = 1`), so 
 events at the configured rate for the configured seconds; everything downstream is the cluster's
 own code path: signal actors, risk, execution with the simulated broker, over ZeroMQ, on a local
 Ray with its metrics agent. The percentiles are read from Ray's Prometheus export of the actors'
-histograms (cluster/metrics.py), interpolated inside buckets, so they are only as fine as the
+histograms (cluster/foundation/metrics.py), interpolated inside buckets, so they are only as fine as the
 bucket boundaries.
 
 What the histograms measure:
@@ -112,9 +112,9 @@ def run(symbols: int, rate: float, seconds: float, batch: int) -> dict[str, Any]
     os.environ["RAY_AUTH_MODE"] = "disabled"
     from pydantic import SecretStr
 
-    from cluster import ray_calls
-    from cluster.settings import load_settings
-    from cluster.supervisor import Supervisor
+    from cluster.app.supervisor import Supervisor
+    from cluster.foundation import ray_calls
+    from cluster.foundation.settings import load_settings
 
     state = Path(tempfile.mkdtemp(prefix="bench-live-"))
     base = load_settings()

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cluster import ray_calls
-from cluster.settings import load_settings
-from cluster.supervisor import Supervisor
+from cluster.app.supervisor import Supervisor
+from cluster.foundation import ray_calls
+from cluster.foundation.settings import load_settings
 
 KILL_AT_BATCH = 40
 

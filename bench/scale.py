@@ -138,7 +138,7 @@ def run_three(data: Path, symbols: list[str], state: Path, skip_cluster: bool) -
     """The whole commands on the same bars: in one process, on the Ray cluster, backtrader."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore", "TRADING_STATE_DIR": str(state),
            "TRADING_RAY__INCLUDE_DASHBOARD": "false", "TRADING_LOGGING__LEVEL": "WARNING", **_free_port_env()}
-    ours = [PY, "-m", "cluster.cli", "replay", "--data", str(data), "--all-dates", "--symbols", ",".join(symbols),
+    ours = [PY, "-m", "cluster.app.cli", "replay", "--data", str(data), "--all-dates", "--symbols", ",".join(symbols),
             "--json"]
     out: dict[str, Any] = {}
     print(f"  in-process replay of {data.name} ...", file=sys.stderr)
@@ -187,8 +187,8 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
 def profile_in_process(data: Path, symbols: list[str], state: Path, top: int = 15) -> dict[str, Any]:
     from pydantic import SecretStr
 
-    from cluster.backtest import InProcessReplay
-    from cluster.settings import load_settings
+    from cluster.app.backtest import InProcessReplay
+    from cluster.foundation.settings import load_settings
 
     base = load_settings()
     settings = base.model_copy(update={

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from cluster import ray_calls
-from cluster.errors import ConfigError, DependencyDown, TemporaryError
+from cluster.foundation import ray_calls
+from cluster.foundation.errors import ConfigError, DependencyDown, TemporaryError
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 

@@ -252,7 +252,7 @@ def _rich_progress(config: TrainConfig) -> tuple[Any, Progress]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cluster.settings import settings
+    from cluster.foundation.settings import settings
 
     args = _parse_args(argv)
     config = TrainConfig(
@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cli() -> int:
-    from cluster.errors import TradingError
+    from cluster.foundation.errors import TradingError
 
     try:
         return main()

@@ -16,16 +16,27 @@ from typing import Any
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
-from cluster import bus, ray_calls
-from cluster.actor_base import ActorShell, EventClock
-from cluster.batches import BatchAssembler
-from cluster.errors import DependencyDown
-from cluster.metrics import EVENTS_IN, EVENTS_OUT, ORDER_ACK_SECONDS, TICK_TO_ORDER_SECONDS, Metrics
-from cluster.observability import ApiErrorExporter, BusLossExporter, DatabaseProbe, declare_alpaca_api_errors
-from cluster.orders import TERMINAL_STATUSES
-from cluster.settings import Settings
-from cluster.storage import make_repository
-from cluster.wire import (
+from cluster.foundation import bus, ray_calls
+from cluster.foundation.actor_base import ActorShell, EventClock
+from cluster.foundation.batches import BatchAssembler
+from cluster.foundation.errors import DependencyDown
+from cluster.foundation.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    ORDER_ACK_SECONDS,
+    TICK_TO_ORDER_SECONDS,
+    Metrics,
+)
+from cluster.foundation.observability import (
+    ApiErrorExporter,
+    BusLossExporter,
+    DatabaseProbe,
+    declare_alpaca_api_errors,
+)
+from cluster.foundation.orders import TERMINAL_STATUSES
+from cluster.foundation.settings import Settings
+from cluster.foundation.storage import make_repository
+from cluster.foundation.wire import (
     Bar,
     Message,
     OrderBatch,

@@ -24,8 +24,8 @@ from actors.execution.alpaca_stream import TradeUpdatesStream
 from actors.execution.alpaca_updates import OrderTracker, event_to_update, order_to_update
 from actors.execution.broker import MarketItem
 from actors.execution.rate_limit import monotonic_budget
-from cluster.errors import DependencyDown, OrderRejected, TemporaryError
-from cluster.wire import OrderIntent, OrderUpdate
+from cluster.foundation.errors import DependencyDown, OrderRejected, TemporaryError
+from cluster.foundation.wire import OrderIntent, OrderUpdate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

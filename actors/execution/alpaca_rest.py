@@ -28,8 +28,8 @@ from actors.execution.alpaca_errors import (
 )
 from actors.execution.alpaca_secrets import as_secret, require_tls
 from actors.execution.rate_limit import AsyncRequestBudget
-from cluster.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
-from cluster.settings import AlpacaSettings
+from cluster.foundation.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
+from cluster.foundation.settings import AlpacaSettings
 
 log = logging.getLogger(__name__)
 _RETRYABLE = (TemporaryError, DependencyDown)

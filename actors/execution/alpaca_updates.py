@@ -1,4 +1,4 @@
-"""Alpaca orders and trade_updates events -> cluster.wire.OrderUpdate, each change exactly once.
+"""Alpaca orders and trade_updates events -> cluster.foundation.wire.OrderUpdate, each change exactly once.
 
 The same change can reach us twice: in the POST/GET response and on the trade_updates stream,
 in either order. OrderTracker keeps the last state sent per client_order_id and lets through only
@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from cluster.errors import BadInput
-from cluster.wire import OrderStatus, OrderUpdate
+from cluster.foundation.errors import BadInput
+from cluster.foundation.wire import OrderStatus, OrderUpdate
 
 _STATUS: dict[str, OrderStatus] = {
     "accepted": "pending_new", "pending_new": "pending_new", "accepted_for_bidding": "pending_new",

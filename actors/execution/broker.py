@@ -2,7 +2,7 @@
 
 Every method returns the order updates it caused, oldest first, so the core applies them in one
 place. A refusal by the broker comes back as an update with status "rejected" and a reason; a
-broker that cannot be reached raises cluster.errors.DependencyDown or TemporaryError, and then the
+broker that cannot be reached raises cluster.foundation.errors.DependencyDown or TemporaryError, and then the
 order may or may not exist: the caller asks get_order() before it ever sends the same order again.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from cluster.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
+from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
 
 MarketItem = Bar | Quote | Trade
 

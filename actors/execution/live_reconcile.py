@@ -21,8 +21,8 @@ from actors.execution.reconcile import (
     TakeBrokerStatus,
     apply_reconcile,
 )
-from cluster.repository import Repository
-from cluster.wire import OrderUpdate
+from cluster.foundation.repository import Repository
+from cluster.foundation.wire import OrderUpdate
 
 
 class BrokerReconciler:

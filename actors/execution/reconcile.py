@@ -30,9 +30,9 @@ from actors.execution.alpaca_updates import order_to_update
 from actors.execution.core import ExecutionCore
 from actors.execution.order_fsm import is_terminal_status
 from actors.execution.rate_limit import monotonic_budget
-from cluster.records import RiskEvent, Severity
-from cluster.repository import Repository
-from cluster.wire import OrderIntent, OrderUpdate
+from cluster.foundation.records import RiskEvent, Severity
+from cluster.foundation.repository import Repository
+from cluster.foundation.wire import OrderIntent, OrderUpdate
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,8 @@ from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
 from actors.market_data.alpaca_feed_history import fetch_bars
 from actors.market_data.alpaca_feed_parse import Control, FeedItem, FeedParser, FrameProblem
 from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
-from cluster.errors import DependencyDown, TemporaryError
-from cluster.records import RiskEvent, Severity
+from cluster.foundation.errors import DependencyDown, TemporaryError
+from cluster.foundation.records import RiskEvent, Severity
 
 __all__ = ["AlpacaFeed", "AlpacaFeedConfig"]
 log = logging.getLogger(__name__)

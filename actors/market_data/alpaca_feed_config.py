@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from actors.execution.alpaca_secrets import as_secret, require_tls
-from cluster.errors import ConfigError
-from cluster.settings import AlpacaSettings
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.settings import AlpacaSettings
 
 
 @dataclass(frozen=True, slots=True)

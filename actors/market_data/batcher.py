@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from cluster.errors import BadInput
+from cluster.foundation.errors import BadInput
 
 
 class Timestamped(Protocol):

@@ -12,8 +12,8 @@ from typing import Literal
 
 import msgspec
 
-from cluster.errors import BadInput
-from cluster.wire import Bar, BookUpdate, Quote, Trade
+from cluster.foundation.errors import BadInput
+from cluster.foundation.wire import Bar, BookUpdate, Quote, Trade
 
 BookSide = Literal["bid", "ask"]
 BookState = Literal["ok", "locked", "crossed", "one_sided", "empty"]

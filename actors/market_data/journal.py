@@ -4,8 +4,8 @@ what may have been lost with the old process, and backfills from the last bar of
 
 from __future__ import annotations
 
-from cluster.state_store import JournalEntry, MarketItem, StateStore
-from cluster.wire import Bar
+from cluster.foundation.state_store import JournalEntry, MarketItem, StateStore
+from cluster.foundation.wire import Bar
 
 PRUNE_EVERY = 500
 

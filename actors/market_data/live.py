@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from actors.market_data.alpaca_feed_parse import FeedItem
 from actors.market_data.live_batcher import LiveBatcher, MarketItem
-from cluster.metrics import ALPACA_WEBSOCKET_CONNECTED, Metrics
-from cluster.records import RiskEvent
-from cluster.settings import Settings
-from cluster.wire import Bar, Quote, Trade
+from cluster.foundation.metrics import ALPACA_WEBSOCKET_CONNECTED, Metrics
+from cluster.foundation.records import RiskEvent
+from cluster.foundation.settings import Settings
+from cluster.foundation.wire import Bar, Quote, Trade
 
 SETTLE_NS = 30_000_000  # an instant still arriving within 30 ms is kept together
 

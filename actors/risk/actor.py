@@ -22,10 +22,10 @@ import msgspec
 
 from actors.risk.core import Approved, RiskCore
 from actors.risk.liquidation import liquidation_intents
-from cluster import bus, ray_calls
-from cluster.actor_base import ActorShell, EventClock
-from cluster.batches import BatchAssembler
-from cluster.metrics import (
+from cluster.foundation import bus, ray_calls
+from cluster.foundation.actor_base import ActorShell, EventClock
+from cluster.foundation.batches import BatchAssembler
+from cluster.foundation.metrics import (
     CIRCUIT_BREAKER_STATUS,
     DAILY_PNL_USD,
     EVENTS_IN,
@@ -39,11 +39,20 @@ from cluster.metrics import (
     BreakerCode,
     Metrics,
 )
-from cluster.observability import BusLossExporter, DatabaseProbe
-from cluster.records import RiskEvent
-from cluster.settings import Settings
-from cluster.storage import make_repository
-from cluster.wire import Bar, OrderBatch, OrderIntent, OrderUpdate, Settled, Signal, SignalBatch, Trade
+from cluster.foundation.observability import BusLossExporter, DatabaseProbe
+from cluster.foundation.records import RiskEvent
+from cluster.foundation.settings import Settings
+from cluster.foundation.storage import make_repository
+from cluster.foundation.wire import (
+    Bar,
+    OrderBatch,
+    OrderIntent,
+    OrderUpdate,
+    Settled,
+    Signal,
+    SignalBatch,
+    Trade,
+)
 
 _BREAKER_CODES = {"closed": BreakerCode.CLOSED, "reducing": BreakerCode.REDUCING, "open": BreakerCode.OPEN}
 

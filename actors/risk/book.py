@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from cluster.orders import is_terminal_status
-from cluster.wire import OrderUpdate
+from cluster.foundation.orders import is_terminal_status
+from cluster.foundation.wire import OrderUpdate
 
 ZERO = Decimal(0)
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 import msgspec
 
-from cluster.errors import InvalidTransition
-from cluster.records import BreakerRecord
+from cluster.foundation.errors import InvalidTransition
+from cluster.foundation.records import BreakerRecord
 
 BreakerState = Literal["closed", "open", "reducing"]
 BreakerTrigger = Literal["trip", "cooldown_elapsed", "reset", "day_rollover", "new_day"]

@@ -10,12 +10,12 @@ from decimal import Decimal
 import msgspec
 
 from actors.risk.core import RiskCore
-from cluster import ray_calls
-from cluster.errors import DependencyDown
-from cluster.records import BreakerRecord, PositionRow, RiskEvent
-from cluster.repository import Repository
-from cluster.settings import Settings
-from cluster.wire import Bar, OrderUpdate, Signal, SignalBatch, Trade
+from cluster.foundation import ray_calls
+from cluster.foundation.errors import DependencyDown
+from cluster.foundation.records import BreakerRecord, PositionRow, RiskEvent
+from cluster.foundation.repository import Repository
+from cluster.foundation.settings import Settings
+from cluster.foundation.wire import Bar, OrderUpdate, Signal, SignalBatch, Trade
 
 
 @dataclass
@@ -163,7 +163,7 @@ def signals_after(namespace: str, groups: list[str], after: int) -> list[SignalB
 
 def group_schedule(settings: Settings) -> list[tuple[int, list[str]]]:
     """Which groups answer from which batch, as the supervisor last wrote it (empty when unknown)."""
-    from cluster.storage import make_state_store
+    from cluster.foundation.storage import make_state_store
 
     store = make_state_store(settings)
     try:

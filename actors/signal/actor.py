@@ -15,10 +15,10 @@ from typing import Any
 from actors.signal.core import SignalCore
 from actors.signal.model_slot import ModelSlot
 from actors.signal.strategy import RuleBasedBaseline
-from cluster import bus, ray_calls
-from cluster.actor_base import ActorShell
-from cluster.batches import BatchAssembler
-from cluster.metrics import (
+from cluster.foundation import bus, ray_calls
+from cluster.foundation.actor_base import ActorShell
+from cluster.foundation.batches import BatchAssembler
+from cluster.foundation.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
     FEATURE_UPDATE_SECONDS,
@@ -28,8 +28,8 @@ from cluster.metrics import (
     SIGNALS,
     Metrics,
 )
-from cluster.settings import Settings
-from cluster.wire import Bar, BatchEnd, Quote, SignalBatch
+from cluster.foundation.settings import Settings
+from cluster.foundation.wire import Bar, BatchEnd, Quote, SignalBatch
 from models.protocol import Model
 
 SENT_HISTORY_BATCHES = 100_000

@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cluster.errors import BadInput
-from cluster.ids import correlation_id
-from cluster.wire import Bar, Quote, Signal, SignalBatch
+from cluster.foundation.errors import BadInput
+from cluster.foundation.ids import correlation_id
+from cluster.foundation.wire import Bar, Quote, Signal, SignalBatch
 from models.features.spec import FEATURE_NAMES
 from models.features.streaming import StreamingFeatures
 from models.protocol import Model

@@ -9,8 +9,8 @@ import pytest
 
 from actors.execution.alpaca_broker import AlpacaBroker
 from actors.execution.broker import Broker
-from cluster.errors import ConfigError
-from cluster.wire import OrderIntent, OrderUpdate
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.wire import OrderIntent, OrderUpdate
 from tests.alpaca.conftest import QUOTE_BARS, RunningSim, csv_row
 
 

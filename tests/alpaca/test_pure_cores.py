@@ -15,8 +15,8 @@ from alpaca_sim.data import QuoteEvent, read_events
 from alpaca_sim.models import OrderRequest, SimRejection
 from alpaca_sim.orders import MatchingEngine
 from alpaca_sim.timefmt import parse_rfc3339_ns
-from cluster.errors import ConfigError, OrderRejected, RateLimited, TemporaryError
-from cluster.wire import OrderUpdate
+from cluster.foundation.errors import ConfigError, OrderRejected, RateLimited, TemporaryError
+from cluster.foundation.wire import OrderUpdate
 from tests.alpaca.conftest import QUOTE_BARS
 
 _QUOTES = {(e.symbol, e.ts_ns): e for e in read_events(QUOTE_BARS) if isinstance(e, QuoteEvent)}

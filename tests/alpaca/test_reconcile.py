@@ -17,8 +17,8 @@ from actors.execution.reconcile import (
     apply_reconcile,
     reconcile,
 )
-from cluster.repository import InMemoryRepository
-from cluster.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote, Trade
+from cluster.foundation.repository import InMemoryRepository
+from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote, Trade
 from tests.alpaca.conftest import QUOTE_BARS, csv_row
 
 NOW = 1_381_152_660_000_000_000

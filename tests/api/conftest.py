@@ -10,8 +10,8 @@ from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, StepClock, sess
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
-from cluster.api import ApiServer
-from cluster.settings import ControlApiSettings
+from cluster.app.api import ApiServer
+from cluster.foundation.settings import ControlApiSettings
 
 # Property tests of this directory: HYPOTHESIS_PROFILE=slow runs 5,000 examples each, the default 200.
 settings.register_profile(

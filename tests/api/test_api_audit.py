@@ -8,10 +8,10 @@ import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
-from cluster.api import ApiServer
-from cluster.errors import ConfigError, DependencyDown
-from cluster.records import AuditRecord
-from cluster.settings import ControlApiSettings
+from cluster.app.api import ApiServer
+from cluster.foundation.errors import ConfigError, DependencyDown
+from cluster.foundation.records import AuditRecord
+from cluster.foundation.settings import ControlApiSettings
 
 ACTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("/breaker/trip", {}, "breaker.trip", "trip_breaker"),

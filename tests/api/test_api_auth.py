@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 
-from cluster.api import PUBLIC_PATHS, ROUTES, ApiServer
+from cluster.app.api import PUBLIC_PATHS, ROUTES, ApiServer
 
 PROTECTED = [(method, path) for method, path, _ in ROUTES if path not in PUBLIC_PATHS]
 VALID_BODY = {"reason": "auth check", "flatten": False}

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 
-from cluster.api import ApiServer
-from cluster.control import MAX_REASON_CHARS
+from cluster.app.api import ApiServer
+from cluster.app.control import MAX_REASON_CHARS
 
 REASON_CASES: list[tuple[Any, str]] = [
     ({}, "reason"),

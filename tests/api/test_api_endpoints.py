@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from control_api_fakes import TOKEN, FakeControlPlane, call, session_bars
 
-from cluster.api import ApiServer
+from cluster.app.api import ApiServer
 
 
 def test_health_when_plane_is_ok_then_200_with_status_and_components(server: ApiServer) -> None:

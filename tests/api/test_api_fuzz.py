@@ -15,9 +15,9 @@ from raw_http import send_raw
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from cluster.api import ROUTES, ApiServer
-from cluster.api_openapi import openapi_document
-from cluster.settings import ControlApiSettings
+from cluster.app.api import ROUTES, ApiServer
+from cluster.app.api_openapi import openapi_document
+from cluster.foundation.settings import ControlApiSettings
 
 FUZZ = settings.get_profile("fuzz")
 SCHEMA = schemathesis.openapi.from_dict(openapi_document())

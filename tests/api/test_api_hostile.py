@@ -11,10 +11,10 @@ from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr, ValidationError
 from raw_http import request_bytes, send_raw
 
-from cluster.api import ApiServer, create_app
-from cluster.api_token import load_or_create_token, read_token, token_path, with_token
-from cluster.errors import ConfigError
-from cluster.settings import ControlApiSettings, RaySettings, is_loopback_host
+from cluster.app.api import ApiServer, create_app
+from cluster.app.api_token import load_or_create_token, read_token, token_path, with_token
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.settings import ControlApiSettings, RaySettings, is_loopback_host
 
 KILL = {"reason": "drill", "flatten": True}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -93,8 +93,8 @@ def test_cli_when_no_token_given_then_it_reads_the_stored_one(
         plane: FakeControlPlane, audit_log: AuditLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     # Arrange: a server whose token lives only in the state directory, as `run` starts it
-    from cluster import settings as settings_module
-    from cluster.cli_control import EXIT_OK, main
+    from cluster.app.cli_control import EXIT_OK, main
+    from cluster.foundation import settings as settings_module
 
     monkeypatch.setenv("TRADING_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("TRADING_CONTROL_API__TOKEN", raising=False)

@@ -9,9 +9,9 @@ import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
-from cluster.api import ApiServer, create_app
-from cluster.api_openapi import openapi_document
-from cluster.settings import ControlApiSettings
+from cluster.app.api import ApiServer, create_app
+from cluster.app.api_openapi import openapi_document
+from cluster.foundation.settings import ControlApiSettings
 
 _RESPONSES = {"type": "object", "minProperties": 1,
               "patternProperties": {"^([1-5][0-9]{2}|default)$": {"type": "object", "required": ["description"]}},

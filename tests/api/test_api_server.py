@@ -10,10 +10,10 @@ import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
-from cluster.api import ApiServer, create_app, ensure_safe_bind
-from cluster.control import PlaneTimeouts
-from cluster.errors import ConfigError
-from cluster.settings import ControlApiSettings
+from cluster.app.api import ApiServer, create_app, ensure_safe_bind
+from cluster.app.control import PlaneTimeouts
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.settings import ControlApiSettings
 
 
 def _unvalidated(host: str, token: str | None) -> ControlApiSettings:

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, session_bars
 
-from cluster.api import ApiServer
-from cluster.cli_control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, main
-from cluster.errors import ConfigError, DependencyDown
+from cluster.app.api import ApiServer
+from cluster.app.cli_control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, main
+from cluster.foundation.errors import ConfigError, DependencyDown
 
 
 def _cli(server: ApiServer, *argv: str, token: str = TOKEN) -> int:

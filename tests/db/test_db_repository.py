@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cluster.db import SqlRepository
-from cluster.db import models as m
-from cluster.db.engine import make_engine
-from cluster.db.journal import Journal
-from cluster.db.ops import AuditOp, FillOp
-from cluster.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
-from cluster.settings import REPO_ROOT
-from cluster.wire import OrderIntent, OrderUpdate
+from cluster.foundation.db import SqlRepository
+from cluster.foundation.db import models as m
+from cluster.foundation.db.engine import make_engine
+from cluster.foundation.db.journal import Journal
+from cluster.foundation.db.ops import AuditOp, FillOp
+from cluster.foundation.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
+from cluster.foundation.settings import REPO_ROOT
+from cluster.foundation.wire import OrderIntent, OrderUpdate
 
 T0 = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z
 

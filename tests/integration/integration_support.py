@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cluster.settings import Settings, load_settings
-from cluster.supervisor import Supervisor
+from cluster.app.supervisor import Supervisor
+from cluster.foundation.settings import Settings, load_settings
 
 
 def free_ports(n: int) -> list[int]:

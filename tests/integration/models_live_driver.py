@@ -25,10 +25,10 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from integration_support import cluster_settings  # noqa: E402
 
 from cluster import models_control, ray_calls  # noqa: E402
-from cluster.errors import TradingError  # noqa: E402
-from cluster.settings import Settings  # noqa: E402
-from cluster.storage import migrate  # noqa: E402
-from cluster.supervisor import Supervisor  # noqa: E402
+from cluster.app.supervisor import Supervisor  # noqa: E402
+from cluster.foundation.errors import TradingError  # noqa: E402
+from cluster.foundation.settings import Settings  # noqa: E402
+from cluster.foundation.storage import migrate  # noqa: E402
 from models.dataset import build_dataset, load_segments, resolve_paths  # noqa: E402
 from models.registry import registry_from_settings  # noqa: E402
 from models.train import TrainConfig, save_artifact, train_walk_forward  # noqa: E402

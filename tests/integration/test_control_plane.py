@@ -11,10 +11,10 @@ import pytest
 from integration_support import cluster_settings
 from pydantic import SecretStr
 
-from cluster import ray_calls
-from cluster.api_host import control_api
-from cluster.cli import main as cli
-from cluster.supervisor import Supervisor
+from cluster.app.api_host import control_api
+from cluster.app.cli import main as cli
+from cluster.app.supervisor import Supervisor
+from cluster.foundation import ray_calls
 
 pytestmark = pytest.mark.integration
 

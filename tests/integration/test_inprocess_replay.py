@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from integration_support import cluster_settings, run_once
 
-from cluster.backtest import InProcessReplay
+from cluster.app.backtest import InProcessReplay
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from cluster import ray_calls
-from cluster.live_run import EndOfData, SimulatorProcess
-from cluster.settings import Settings
-from cluster.supervisor import Supervisor
+from cluster.app.live_run import EndOfData, SimulatorProcess
+from cluster.app.supervisor import Supervisor
+from cluster.foundation import ray_calls
+from cluster.foundation.settings import Settings
 from tests.integration.integration_support import cluster_settings
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")

@@ -9,9 +9,9 @@ from typing import Protocol
 
 from actors.execution.broker import MarketItem
 from actors.execution.sim_broker import SimBroker
-from cluster.errors import OrderRejected, TemporaryError
-from cluster.repository import InMemoryRepository
-from cluster.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.errors import OrderRejected, TemporaryError
+from cluster.foundation.repository import InMemoryRepository
+from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
 
 
 class UpdateSink(Protocol):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cluster.errors import DependencyDown
-from cluster.repository import InMemoryRepository
-from cluster.wire import OrderIntent
+from cluster.foundation.errors import DependencyDown
+from cluster.foundation.repository import InMemoryRepository
+from cluster.foundation.wire import OrderIntent
 
 
 class FakeRepository(InMemoryRepository):

@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cluster.errors import ConfigError
-from cluster.models_control import dashboard_url, list_models, promote, resolve_auth_token, retrain, rollback
-from cluster.settings import Settings, load_settings
+from cluster.app.models_control import (
+    dashboard_url,
+    list_models,
+    promote,
+    resolve_auth_token,
+    retrain,
+    rollback,
+)
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.settings import Settings, load_settings
 from models.registry import load_live_model, registry_from_settings
 from models.train import GATE_METRIC, TrainResult
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from pydantic import SecretStr  # noqa: E402
 
 from cluster import ray_calls  # noqa: E402
-from cluster.settings import Settings, load_settings  # noqa: E402
-from cluster.supervisor import Supervisor  # noqa: E402
+from cluster.app.supervisor import Supervisor  # noqa: E402
+from cluster.foundation.settings import Settings, load_settings  # noqa: E402
 
 REPLAY_DAY = "2013-10-07"  # one full extended-hours day of SPY, IBM, BAC, AIG minute bars in data/
 

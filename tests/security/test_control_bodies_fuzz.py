@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutations import JSON_VALUES, byte_mutations, deep_nesting, tree_mutations
 
-from cluster.api_guards import decode_json_body
-from cluster.control import (
+from cluster.app.api_guards import decode_json_body
+from cluster.app.control import (
     Caller,
     KillRequest,
     PromoteRequest,
@@ -19,7 +19,7 @@ from cluster.control import (
     parse_limit,
     parse_order_status,
 )
-from cluster.errors import BadInput
+from cluster.foundation.errors import BadInput
 
 FUZZ = settings.get_profile("fuzz")
 PARSERS = (ReasonRequest.parse, KillRequest.parse, ScaleRequest.parse, PromoteRequest.parse)

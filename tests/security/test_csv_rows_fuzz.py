@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutations import byte_mutations
 
-from actors.market_data.sources import KNOWN_HEADERS, read_file
-from cluster.errors import DataError
+from cluster.foundation.errors import DataError
+from cluster.foundation.market_files import KNOWN_HEADERS, read_file
 
 FUZZ = settings.get_profile("fuzz")
 DATA = Path(__file__).resolve().parents[2] / "data"

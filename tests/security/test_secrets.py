@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from actors.execution.alpaca_rest import AlpacaClientConfig
-from cluster.errors import ConfigError
-from cluster.models_control import retrain
-from cluster.settings import Settings, load_settings
+from cluster.app.models_control import retrain
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.settings import Settings, load_settings
 from models import jobs
 
 PASSWORD = "hunter2-Xq9"
@@ -91,7 +91,7 @@ def test_resolve_secret_ref_when_variable_is_set_then_its_value_else_config_erro
 def test_retrain_cli_when_database_url_has_a_password_then_it_is_not_printed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # Arrange: the password comes from the environment, as in production
-    from cluster.cli import main
+    from cluster.app.cli import main
 
     monkeypatch.setenv("TRADING_DATABASE__URL", PG_URL)
     monkeypatch.setenv("TRADING_RAY__AUTH_MODE", "disabled")
@@ -133,7 +133,7 @@ def test_alpaca_client_config_when_loopback_simulator_then_plain_http_is_fine() 
 @pytest.mark.parametrize(("host", "url"), [("0.0.0.0", "http://127.0.0.1:8265"), ("::", "http://127.0.0.1:8265"),
                                            ("::1", "http://[::1]:8265"), ("127.0.0.1", "http://127.0.0.1:8265")])
 def test_dashboard_url_when_dashboard_binds_a_wildcard_then_jobs_go_to_loopback(host: str, url: str) -> None:
-    from cluster.models_control import dashboard_url
+    from cluster.app.models_control import dashboard_url
 
     ray = load_settings().ray.model_copy(update={"dashboard_host": host, "dashboard_port": 8265})
     assert dashboard_url(ray) == url
@@ -143,8 +143,8 @@ def test_broker_configs_when_the_clusters_own_simulator_on_a_node_address_then_p
     # the simulator `run` starts on the driver node's address, with keys made for that run
     from actors.execution.alpaca_rest import AlpacaClientConfig
     from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
-    from cluster.errors import ConfigError
-    from cluster.settings import AlpacaSettings
+    from cluster.foundation.errors import ConfigError
+    from cluster.foundation.settings import AlpacaSettings
 
     own = AlpacaSettings(trading_url="http://10.1.2.3:8190", data_url="ws://10.1.2.3:8190",
                          key_id=SecretStr("sim-k"), secret_key=SecretStr("sim-s"), simulated=True)

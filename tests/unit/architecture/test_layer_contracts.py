@@ -49,21 +49,21 @@ def _write_module(tree: Path, dotted: str, source: str = "") -> None:
 
 def _skeleton(tree: Path) -> None:
     """Every module the contracts name, plus the imports the real tree has that the contracts allow."""
-    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.db"):
+    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.foundation.db"):
         (tree.joinpath(*package.split("."))).mkdir(parents=True, exist_ok=True)
         _write_module(tree, package)
     for layer in _layers():
         for name in layer:
             _write_module(tree, name)
-    _write_module(tree, "cluster.ray_calls", "import ray\n")
-    _write_module(tree, "actors.market_data.sources", "from cluster import errors\n")
+    _write_module(tree, "cluster.foundation.ray_calls", "import ray\n")
+    _write_module(tree, "cluster.foundation.market_files", "from cluster.foundation import errors\n")
+    _write_module(tree, "models.dataset", "from cluster.foundation import market_files\n")
     # the recorded exceptions (ignore_imports): an unmatched entry is an error, so they must exist
-    _write_module(tree, "models.dataset", "from actors.market_data import sources\n")
     _write_module(tree, "actors.risk.core")
     _write_module(tree, "actors.risk.status", "from actors.risk import core\n")
-    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster import wire\n")
-    _write_module(tree, "cluster.supervisor", "from actors.signal import core\nfrom cluster import ray_calls\n")
-    _write_module(tree, "alpaca_sim.data", "from cluster import errors\n")
+    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster.foundation import wire\n")
+    _write_module(tree, "cluster.app.supervisor", "from actors.signal import core\nfrom cluster.foundation import ray_calls\n")
+    _write_module(tree, "alpaca_sim.data", "from cluster.foundation import errors\n")
     (tree / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
 
 
@@ -96,12 +96,12 @@ def test_contracts_when_skeleton_has_only_allowed_imports_then_lint_passes(tree:
 @pytest.mark.parametrize(
     ("importer", "imported"),
     [
-        ("cluster.wire", "actors.signal.core"),  # foundation -> actors
-        ("cluster.errors", "models.labels"),  # foundation -> models
-        ("cluster.bus", "cluster.supervisor"),  # foundation -> application
+        ("cluster.foundation.wire", "actors.signal.core"),  # foundation -> actors
+        ("cluster.foundation.errors", "models.labels"),  # foundation -> models
+        ("cluster.foundation.bus", "cluster.app.supervisor"),  # foundation -> application
         ("models.labels", "actors.signal.core"),  # models -> actors
-        ("models.labels", "cluster.cli"),  # models -> application
-        ("actors.risk.core", "cluster.control_plane"),  # actors -> application
+        ("models.labels", "cluster.app.cli"),  # models -> application
+        ("actors.risk.core", "cluster.app.control_plane"),  # actors -> application
         ("alpaca_sim.data", "actors.signal.core"),  # the simulator and the actors stay independent
     ],
 )
@@ -113,7 +113,7 @@ def test_layers_when_a_module_imports_upward_then_lint_fails(tree: Path, importe
 
 
 def test_layers_when_the_upward_import_is_inside_a_function_then_lint_still_fails(tree: Path) -> None:
-    _write_module(tree, "cluster.storage", "def later() -> None:\n    from actors.signal import core\n")
+    _write_module(tree, "cluster.foundation.storage", "def later() -> None:\n    from actors.signal import core\n")
     result = _lint(tree)
     assert result.returncode == 1
     assert _contract("layers")["name"] in _broken(result)
@@ -136,8 +136,8 @@ def test_acyclic_when_two_models_modules_import_each_other_then_lint_fails(tree:
 
 
 def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(tree: Path) -> None:
-    _write_module(tree, "cluster.wire", "from cluster import bus\n")
-    _write_module(tree, "cluster.bus", "from cluster import wire\n")
+    _write_module(tree, "cluster.foundation.wire", "from cluster.foundation import bus\n")
+    _write_module(tree, "cluster.foundation.bus", "from cluster.foundation import wire\n")
     result = _lint(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _broken(result) == {_contract("acyclic")["name"]}
@@ -146,10 +146,10 @@ def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(t
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("cluster.metrics", "def recorder() -> None:\n    from ray.util import metrics\n"),
+        ("cluster.foundation.metrics", "def recorder() -> None:\n    from ray.util import metrics\n"),
         ("models.jobs", "from ray.job_submission import JobSubmissionClient\n"),
         ("actors.signal.core", "import ray\n"),
-        ("cluster.supervisor", "import ray._private.state\n"),
+        ("cluster.app.supervisor", "import ray._private.state\n"),
     ],
 )
 def test_ray_when_imported_outside_the_ray_call_module_then_lint_fails(tree: Path, module: str, source: str) -> None:
@@ -167,10 +167,11 @@ def test_contracts_when_checked_on_the_real_tree_then_all_are_kept() -> None:
     assert "0 broken" in result.stdout
 
 
-def test_layers_when_listing_cluster_modules_then_each_is_in_exactly_one_layer() -> None:
-    """A new module in cluster/ must be placed in a layer (cluster holds both the bottom and the top)."""
-    listed = [name for layer in _layers() for name in layer if name.startswith("cluster.")]
-    on_disk = {f"cluster.{p.stem}" for p in (ROOT / "cluster").glob("*.py") if p.stem != "__init__"}
-    on_disk |= {f"cluster.{p.name}" for p in (ROOT / "cluster").iterdir() if (p / "__init__.py").exists()}
-    assert sorted(listed) == sorted(set(listed))
-    assert set(listed) == on_disk
+def test_layers_when_listing_cluster_then_it_holds_only_the_two_layer_packages() -> None:
+    """cluster/ is the foundation and the application, each a package in one layer: no module sits
+    beside them, so a new module cannot escape the contract by its place."""
+    layered = {name for layer in _layers() for name in layer if name.startswith("cluster.")}
+    modules = {p.stem for p in (ROOT / "cluster").glob("*.py") if p.stem != "__init__"}
+    packages = {f"cluster.{p.name}" for p in (ROOT / "cluster").iterdir() if (p / "__init__.py").exists()}
+    assert modules == set()
+    assert packages == layered == {"cluster.foundation", "cluster.app"}

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cluster.errors import ConfigError
-from cluster.grouping import MIN_SYMBOLS_PER_GROUP, choose_groups, signal_slots_from
-from cluster.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
-from cluster.settings import load_settings
-from cluster.supervisor import Supervisor, plan_groups
+from cluster.app.supervisor import Supervisor, plan_groups
+from cluster.foundation.errors import ConfigError
+from cluster.foundation.grouping import MIN_SYMBOLS_PER_GROUP, choose_groups, signal_slots_from
+from cluster.foundation.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
+from cluster.foundation.settings import load_settings
 
 
 def _settings_with_universe(n: int, **signal: object):

@@ -7,8 +7,15 @@ import socket
 import pytest
 import zmq
 
-from cluster.bus import DEFAULT_MAX_MESSAGE_BYTES, Publisher, Subscriber, channel_prefix, endpoint, topic
-from cluster.wire import Bar, BatchEnd, Envelope, encode
+from cluster.foundation.bus import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Publisher,
+    Subscriber,
+    channel_prefix,
+    endpoint,
+    topic,
+)
+from cluster.foundation.wire import Bar, BatchEnd, Envelope, encode
 
 
 def _free_port() -> int:
@@ -170,7 +177,7 @@ def test_fan_in_when_several_senders_then_each_has_its_own_contiguous_sequence(c
 def test_bus_when_bound_on_port_zero_then_endpoint_names_the_picked_port_and_a_peer_reaches_it():
     import zmq
 
-    from cluster import bus as b
+    from cluster.foundation import bus as b
 
     ctx = zmq.Context.instance()
     pub = b.Publisher(ctx, "tcp://127.0.0.1:0", source="t", bind=True)
@@ -191,8 +198,8 @@ def test_bus_when_bound_on_port_zero_then_endpoint_names_the_picked_port_and_a_p
 def test_bus_when_bound_on_a_wildcard_without_an_address_to_advertise_then_config_error():
     import zmq
 
-    from cluster import bus as b
-    from cluster.errors import ConfigError
+    from cluster.foundation import bus as b
+    from cluster.foundation.errors import ConfigError
 
     sock = zmq.Context.instance().socket(zmq.XPUB)
     try:

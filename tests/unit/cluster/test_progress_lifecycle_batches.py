@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from cluster.batches import BatchAssembler
-from cluster.errors import InvalidTransition
-from cluster.lifecycle import Lifecycle
-from cluster.progress import StallWatch
-from cluster.wire import Bar, BatchEnd, Envelope, OrderUpdate
+from cluster.app.progress import StallWatch
+from cluster.foundation.batches import BatchAssembler
+from cluster.foundation.errors import InvalidTransition
+from cluster.foundation.lifecycle import Lifecycle
+from cluster.foundation.wire import Bar, BatchEnd, Envelope, OrderUpdate
 
 
 class Clock:

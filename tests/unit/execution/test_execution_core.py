@@ -11,9 +11,9 @@ import pytest
 from execution_data import iso_to_ns, make_intent
 
 from actors.execution.core import ExecutionCore
-from cluster.errors import DependencyDown
-from cluster.repository import InMemoryRepository
-from cluster.wire import Bar, OrderIntent, OrderUpdate
+from cluster.foundation.errors import DependencyDown
+from cluster.foundation.repository import InMemoryRepository
+from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate
 from tests.kit.broker import CountingBroker, RejectingBroker
 from tests.kit.clock import FakeClock as KitClock
 

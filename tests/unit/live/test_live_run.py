@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from cluster.live_run import EndOfData, wants_simulator
-from cluster.settings import load_settings
+from cluster.app.live_run import EndOfData, wants_simulator
+from cluster.foundation.settings import load_settings
 from tests.kit.clock import SecondsClock
 
 

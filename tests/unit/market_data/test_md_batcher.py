@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.market_data.batcher import batches, by_symbol
-from actors.market_data.sources import read_trade_ticks
-from cluster.errors import BadInput
-from cluster.wire import Trade
+from cluster.foundation.errors import BadInput
+from cluster.foundation.market_files import read_trade_ticks
+from cluster.foundation.wire import Trade
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.market_data.sources import KIND_RANK, open_source, read_file
-from cluster.wire import Bar, Quote, Trade
+from cluster.foundation.market_files import KIND_RANK, open_source, read_file
+from cluster.foundation.wire import Bar, Quote, Trade
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 ALL_FILES = sorted(DATA.glob("*.csv"))

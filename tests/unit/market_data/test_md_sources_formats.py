@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.market_data.sources import (
+from cluster.foundation.errors import DataError
+from cluster.foundation.market_files import (
     detect_format,
     parse_utc_ns,
     read_daily_bars,
@@ -17,8 +18,7 @@ from actors.market_data.sources import (
     read_trade_bars,
     read_trade_ticks,
 )
-from cluster.errors import DataError
-from cluster.wire import Bar, Quote, Trade
+from cluster.foundation.wire import Bar, Quote, Trade
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 EQUITY_TRADE_BARS = DATA / "us_equity_minute_trade_bars.csv"

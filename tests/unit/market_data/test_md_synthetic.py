@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from actors.market_data.sources import KIND_RANK
 from actors.market_data.synthetic import DEFAULT_START_NS, SyntheticSource
-from cluster.wire import Bar, Quote
+from cluster.foundation.market_files import KIND_RANK
+from cluster.foundation.wire import Bar, Quote
 
 
 def test_synthetic_when_same_seed_then_identical_streams_and_other_seed_differs():

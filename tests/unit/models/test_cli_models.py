@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cluster import models_control
-from cluster.cli import build_parser, main
+from cluster.app import models_control
+from cluster.app.cli import build_parser, main
 
 
 class FakeRetrain:

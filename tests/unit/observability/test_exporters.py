@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cluster.bus import PublisherStats, SubscriberStats
-from cluster.metrics import (
+from cluster.foundation.bus import PublisherStats, SubscriberStats
+from cluster.foundation.metrics import (
     ALPACA_API_ERRORS,
     ALPACA_WEBSOCKET_CONNECTED,
     BUS_DROPS,
@@ -12,7 +12,7 @@ from cluster.metrics import (
     InMemoryRecorder,
     Metrics,
 )
-from cluster.observability import (
+from cluster.foundation.observability import (
     ApiErrorExporter,
     BusLossExporter,
     DatabaseProbe,

@@ -7,8 +7,8 @@ import logging
 
 from pydantic import SecretStr
 
-from cluster.logs import JsonFormatter
-from cluster.settings import load_settings
+from cluster.foundation.logs import JsonFormatter
+from cluster.foundation.settings import load_settings
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

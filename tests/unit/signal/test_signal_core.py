@@ -9,9 +9,9 @@ import pytest
 
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
-from cluster.errors import BadInput
-from cluster.settings import SignalSettings
-from cluster.wire import Bar, Quote, Signal
+from cluster.foundation.errors import BadInput
+from cluster.foundation.settings import SignalSettings
+from cluster.foundation.wire import Bar, Quote, Signal
 from models.features.spec import FEATURE_NAMES
 
 

@@ -1,0 +1,57 @@
+"""Market-data batches as consumers see them: items collected until their BatchEnd, once per batch.
+
+Pure: no sockets, no Ray. The feed sends a batch as one envelope per symbol followed by a BatchEnd
+on its control topic. A publisher that restarts (a new session id) may have died half-way through
+a batch: the items of that unfinished batch are dropped (and counted), because the restarted
+feed sends the whole batch again. A batch that was already completed is never handed out twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.foundation.wire import BatchEnd, Envelope
+
+
+@dataclass
+class AssemblerStats:
+    batches: int = 0
+    repeated_batches: int = 0
+    publisher_restarts: int = 0
+    dropped_partial_items: int = 0
+
+
+@dataclass
+class BatchAssembler:
+    """Feed it envelopes of the market-data channel; it returns (BatchEnd, items) per completed batch.
+
+    `accept` filters the items a consumer keeps (e.g. only bars); `after` is the last batch already
+    handled (batches <= after are skipped)."""
+
+    accept: tuple[type, ...]
+    after: int = 0
+    stats: AssemblerStats = field(default_factory=AssemblerStats)
+    _session: int | None = None
+    _pending: list[Any] = field(default_factory=list)
+
+    def add(self, env: Envelope) -> list[tuple[BatchEnd, list[Any]]]:
+        if env.session != self._session:
+            if self._session is not None:
+                self.stats.publisher_restarts += 1
+                self.stats.dropped_partial_items += len(self._pending)
+                self._pending = []
+            self._session = env.session
+        done: list[tuple[BatchEnd, list[Any]]] = []
+        for item in env.items:
+            if isinstance(item, BatchEnd):
+                items, self._pending = self._pending, []
+                if item.batch <= self.after:
+                    self.stats.repeated_batches += 1
+                    continue
+                self.after = item.batch
+                self.stats.batches += 1
+                done.append((item, items))
+            elif isinstance(item, self.accept):
+                self._pending.append(item)
+        return done
