@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 import msgspec
 
-if TYPE_CHECKING:
-    from actors.risk.core import RiskCore
+from actors.risk.accounting import Portfolio
+from actors.risk.breaker import CircuitBreaker
 
 
-def status_of(core: RiskCore) -> dict[str, Any]:
+class RiskState(Protocol):
+    """What a status view reads of the risk core (RiskCore satisfies it)."""
+
+    portfolio: Portfolio
+    breaker: CircuitBreaker
+    approved_count: int
+    rejected_count: int
+    fill_count: int
+    consecutive_order_failures: int
+
+    def worst_case_exposure(self) -> Decimal: ...
+
+    def pending_orders(self) -> int: ...
+
+    def targets(self) -> dict[str, int]: ...
+
+
+def status_of(core: RiskState) -> dict[str, Any]:
     book = core.portfolio
     return {
         "trading_date": book.trading_date,

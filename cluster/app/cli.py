@@ -9,7 +9,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any
 
 from pydantic import SecretStr
@@ -37,7 +36,7 @@ def _isolate_replay_storage(settings: Settings, database: str | None) -> Setting
         return settings.model_copy(update={"database": settings.database.model_copy(
             update={"url": SecretStr(database)})})
     if settings.market_data.source == "alpaca":
-        from cluster.app.live_run import wants_simulator
+        from cluster.app.runner import wants_simulator
 
         if not wants_simulator(settings):  # a real broker: one lasting intent log
             return settings
@@ -46,31 +45,6 @@ def _isolate_replay_storage(settings: Settings, database: str | None) -> Setting
     url = f"sqlite:///{state}/trading.db"
     return settings.model_copy(update={"state_dir": state, "database": settings.database.model_copy(
         update={"url": SecretStr(url)})})
-
-
-def _run_pipeline(
-    settings: Settings, address: str | None, live_view: bool, timeout_s: float | None, serve_api: bool = False
-) -> dict[str, Any]:
-    from cluster.app.api_host import control_api
-    from cluster.app.status_view import StatusView
-    from cluster.app.supervisor import Supervisor
-
-    sup = Supervisor(settings, address)
-    try:
-        info = sup.start()
-        if info.dashboard_url and live_view:
-            print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
-        view = StatusView(enabled=live_view)
-        with control_api(sup, settings) if serve_api else nullcontext() as api:
-            if api is not None and live_view:
-                print(f"control API: {api.url}  (trading-cluster status | breaker | kill | scale ...)",
-                      file=sys.stderr)
-            sup.start_feed()
-            with view:
-                stats = sup.run_until_done(timeout_s, on_tick=view.update)
-        return sup.summary(stats)
-    finally:
-        sup.shutdown()
 
 
 def _pin_control_token(settings: Settings, root: Settings) -> Settings:
@@ -93,14 +67,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from cluster.app.detached import start_detached
 
         return start_detached(settings, args.address)
-    if settings.market_data.source == "alpaca":
-        from cluster.app.live_run import run_live
+    from cluster.app.runner import run_cluster
 
-        summary = run_live(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
-                           serve_api=not args.no_api)
-    else:
-        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
-                                serve_api=not args.no_api)
+    summary = run_cluster(settings, args.address, live_view=not args.json, timeout_s=args.timeout,
+                          serve_api=not args.no_api)
     _print_summary(summary, args.json)
     return 0
 
@@ -133,7 +103,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             update={"start": None, "end": None})})
     settings = _isolate_replay_storage(settings, args.database)
     if args.cluster or args.address:
-        summary = _run_pipeline(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
+        from cluster.app.runner import run_cluster
+
+        summary = run_cluster(settings, args.address, live_view=not args.json, timeout_s=args.timeout)
     else:  # one process, the same cores and event order, no cluster to start
         from cluster.app.backtest import run_in_process
 

@@ -127,7 +127,7 @@ class SupervisorActor:
                 self._stop.wait(5.0)
 
     def _start_simulator(self, settings: Settings) -> Settings:
-        from cluster.app.live_run import EndOfData, SimulatorProcess, wants_simulator
+        from cluster.app.runner import EndOfData, SimulatorProcess, wants_simulator
 
         if settings.market_data.source != "alpaca" or not wants_simulator(settings):
             return settings

@@ -10,20 +10,13 @@ from hypothesis import strategies as st
 from actors.execution.alpaca_broker import AlpacaBroker
 from actors.execution.rate_limit import RequestBudget, retry_after_s
 from tests.alpaca.conftest import start_sim
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.kit.clock import SecondsClock
 
 
 @given(st.lists(st.floats(min_value=0.0, max_value=0.5), min_size=1, max_size=300))
 @settings(max_examples=60, deadline=None)
 def test_budget_when_requests_arrive_at_any_pace_then_no_window_holds_more_than_the_limit(gaps: list[float]) -> None:
-    clock, sent = FakeClock(), []
+    clock, sent = SecondsClock(1000.0), []
     budget = RequestBudget(limit=20, window_s=1.0, clock=clock, margin_s=0.0)
     for gap in gaps:
         clock.now += gap
@@ -35,7 +28,7 @@ def test_budget_when_requests_arrive_at_any_pace_then_no_window_holds_more_than_
 
 
 def test_budget_when_server_pauses_then_nothing_goes_before_the_pause_ends() -> None:
-    clock = FakeClock()
+    clock = SecondsClock(1000.0)
     budget = RequestBudget(limit=200, window_s=60.0, clock=clock)
     budget.pause_until(clock.now + 3.0)
     assert budget.wait_s() == 3.0

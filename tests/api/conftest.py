@@ -6,12 +6,13 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, StepClock, session_bars
+from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, session_bars
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
 from cluster.app.api import ApiServer
 from cluster.foundation.settings import ControlApiSettings
+from tests.kit.clock import FakeClock
 
 # Property tests of this directory: HYPOTHESIS_PROFILE=slow runs 5,000 examples each, the default 200.
 settings.register_profile(
@@ -35,13 +36,14 @@ def plane(audit_log: AuditLog) -> FakeControlPlane:
 
 
 @pytest.fixture
-def clock() -> StepClock:
-    return StepClock(session_bars()["SPY"][0].ts_ns)
+def clock() -> FakeClock:
+    """Starts at a real bar time and moves 1 ms per reading, so record order is visible."""
+    return FakeClock(session_bars()["SPY"][0].ts_ns, tick_ns=1_000_000)
 
 
 @pytest.fixture
 def start_server(plane: FakeControlPlane, audit_log: AuditLog,
-                 clock: StepClock) -> Iterator[Callable[..., ApiServer]]:
+                 clock: FakeClock) -> Iterator[Callable[..., ApiServer]]:
     servers: list[ApiServer] = []
 
     def start(token: str = TOKEN, plane_override: object | None = None) -> ApiServer:

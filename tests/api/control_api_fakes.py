@@ -25,17 +25,6 @@ from tests.kit.control_plane import (  # noqa: F401 - re-exported for the API te
 TOKEN = "tok-3f9a1c7e5b2d4a60"
 
 
-class StepClock:
-    """Starts at a real bar time and moves 1 ms per reading, so record order is visible."""
-
-    def __init__(self, start_ns: int) -> None:
-        self.now_ns = start_ns
-
-    def __call__(self) -> int:
-        self.now_ns += 1_000_000
-        return self.now_ns
-
-
 class AuditLog:
     """The injected audit sink: keeps records in order."""
 

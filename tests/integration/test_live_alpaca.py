@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cluster.app.live_run import EndOfData, SimulatorProcess
+from cluster.app.runner import EndOfData, SimulatorProcess
 from cluster.app.supervisor import Supervisor
 from cluster.foundation import ray_calls
 from cluster.foundation.settings import Settings

@@ -11,18 +11,11 @@ from cluster.foundation.batches import BatchAssembler
 from cluster.foundation.errors import InvalidTransition
 from cluster.foundation.lifecycle import Lifecycle
 from cluster.foundation.wire import Bar, BatchEnd, Envelope, OrderUpdate
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.kit.clock import SecondsClock
 
 
 def test_stall_watch_when_risk_keeps_deciding_then_zero():
-    clock = Clock()
+    clock = SecondsClock()
     watch = StallWatch(clock)
     for k in range(1, 20):
         clock.now += 1.0
@@ -30,7 +23,7 @@ def test_stall_watch_when_risk_keeps_deciding_then_zero():
 
 
 def test_stall_watch_when_feed_is_ahead_and_risk_waits_then_counts_up_and_resets_on_progress():
-    clock = Clock()
+    clock = SecondsClock()
     watch = StallWatch(clock)
     watch.observe(feed_batch=10, next_batch=7)
     clock.now = 45.0
@@ -41,7 +34,7 @@ def test_stall_watch_when_feed_is_ahead_and_risk_waits_then_counts_up_and_resets
 
 
 def test_stall_watch_when_no_data_is_waiting_then_not_a_stall():
-    clock = Clock()
+    clock = SecondsClock()
     watch = StallWatch(clock)
     watch.observe(feed_batch=6, next_batch=7)
     clock.now = 100.0

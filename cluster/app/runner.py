@@ -1,5 +1,5 @@
-"""`trading-cluster run` on the live code path: Alpaca feed + Alpaca broker, against the bundled
-simulator unless real keys are configured.
+"""The run of a cluster driven from this process (`run`, `replay --cluster`); on the live code path
+(Alpaca feed + Alpaca broker) against the bundled simulator unless real keys are configured.
 
 When both Alpaca URLs point at loopback and no keys are set (and alpaca.simulator is "auto"), the
 simulator is started as a child process on a free loopback port, serving the configured dates of
@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlparse
 
@@ -158,9 +159,13 @@ class EndOfData:
             self.finished = True
 
 
-def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
-             serve_api: bool = False) -> dict[str, Any]:
-    """The whole cluster on the live path; against the simulator it ends when its data does."""
+def run_cluster(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
+                serve_api: bool = False) -> dict[str, Any]:
+    """The one run orchestration of a cluster driven from this process (`run` and `replay --cluster`):
+    supervisor, control API, feed, status view. With the Alpaca source and no broker configured, the
+    bundled simulator is started first; the run then ends when its data does."""
+    if settings.market_data.source != "alpaca":
+        return _run(settings, address, live_view, timeout_s, None, serve_api)
     host = "127.0.0.1"
     if wants_simulator(settings) and (address or settings.ray.address) != "local":
         # the cluster spans nodes: the simulator serves on this node's address, which the core node reaches
@@ -180,8 +185,7 @@ def run_live(settings: Settings, address: str | None, live_view: bool, timeout_s
 
 def _run(settings: Settings, address: str | None, live_view: bool, timeout_s: float | None,
          sim: SimulatorProcess | None, serve_api: bool) -> dict[str, Any]:
-    from contextlib import nullcontext
-
+    from cluster.app.api_host import control_api
     from cluster.app.status_view import StatusView
     from cluster.app.supervisor import Supervisor
 
@@ -191,14 +195,10 @@ def _run(settings: Settings, address: str | None, live_view: bool, timeout_s: fl
         if info.dashboard_url and live_view:
             print(f"Ray dashboard: {info.dashboard_url}  (namespace '{settings.ray.namespace}')", file=sys.stderr)
         view = StatusView(enabled=live_view)
-        api_context: Any = nullcontext()
-        if serve_api:
-            from cluster.app.api_host import control_api
-
-            api_context = control_api(sup, settings)
-        with api_context as api:
+        with control_api(sup, settings) if serve_api else nullcontext() as api:
             if api is not None and live_view:
-                print(f"control API: {api.url}", file=sys.stderr)
+                print(f"control API: {api.url}  (trading-cluster status | breaker | kill | scale ...)",
+                      file=sys.stderr)
             return _trade(sup, view, timeout_s, sim)
     finally:
         sup.shutdown()
