@@ -50,7 +50,7 @@ class BreakerRecord(msgspec.Struct, frozen=True, kw_only=True):
     changed_at_ns: int
     reduced_size: bool = False
     trading_date: str = ""
-    trip_rule: str = ""  # what tripped it (a store without this column restores "": stays until a reset)
+    trip_rule: str = ""  # what tripped it ("" restored from rows older than the column: waits for a reset)
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):

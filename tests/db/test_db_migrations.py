@@ -50,7 +50,7 @@ def test_migrations_when_upgraded_downgraded_and_upgraded_again_then_schema_is_w
     assert current(db_url) is None
     upgrade(db_url)
     assert _tables(db_url) >= TABLES
-    assert current(db_url) == "0003"
+    assert current(db_url) == "0004"
 
 
 def test_models_when_compared_with_migrated_database_then_no_difference(migrated_url: str) -> None:

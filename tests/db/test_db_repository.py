@@ -208,3 +208,34 @@ def test_startup_when_a_journal_is_left_over_then_it_is_replayed_first(
     # Assert
     assert (_count(migrated_url, m.TradeFill), _count(migrated_url, m.AuditLogRow)) == (1, 1)
     assert health["journal_bytes"] == 0
+
+
+def test_breaker_when_a_daily_loss_trip_is_restored_then_the_next_trading_day_clears_it(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """The rule that tripped the breaker survives a restart, so a daily-loss REDUCING ends with the day
+    (as it does without a restart) instead of waiting for an operator's reset."""
+    from actors.risk.breaker import DAILY_LOSS, CircuitBreaker
+
+    # Arrange: tripped by the daily loss, cooled down to reducing, saved
+    breaker = CircuitBreaker(cooldown_ns=3600 * 10**9, trading_date="2013-10-07")
+    breaker.trip("risk", "daily loss 5,012.00 >= 5,000.00", T0, rule=DAILY_LOSS)
+    breaker.tick(T0 + 3600 * 10**9)
+    assert breaker.state == "reducing"
+    first = SqlRepository(migrated_url, tmp_path / "journal")
+    first.save_breaker(breaker.to_record())
+    first.close()
+
+    # Act: restored by a restarted risk actor, then the next trading day starts
+    second = SqlRepository(migrated_url, tmp_path / "journal")
+    try:
+        record = second.load_breaker()
+    finally:
+        second.close()
+    assert record is not None
+    restored = CircuitBreaker.from_record(record, cooldown_ns=3600 * 10**9)
+    restored.roll_day("2013-10-08", T0 + 86_400 * 10**9)
+
+    # Assert
+    assert record.trip_rule == DAILY_LOSS
+    assert restored.state == "closed"

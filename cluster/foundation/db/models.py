@@ -150,6 +150,7 @@ class BreakerStateRow(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     reduced_size: Mapped[bool] = mapped_column(Boolean)
     trading_date: Mapped[str] = mapped_column(String(10))
+    trip_rule: Mapped[str] = mapped_column(String(32), server_default="")  # "" when none or unknown
 
 
 class ModelVersion(Base):

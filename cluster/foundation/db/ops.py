@@ -174,6 +174,7 @@ def breaker_row(record: BreakerRecord) -> dict[str, Any]:
         "changed_at": ns_to_dt(record.changed_at_ns),
         "reduced_size": record.reduced_size,
         "trading_date": record.trading_date,
+        "trip_rule": record.trip_rule,
     }
 
 

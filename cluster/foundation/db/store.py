@@ -201,7 +201,7 @@ def read_breaker(conn: Connection) -> BreakerRecord | None:
         return None
     return BreakerRecord(state=r["state"], reason=r["reason"], changed_by=r["changed_by"],
                          changed_at_ns=dt_to_ns(r["changed_at"]), reduced_size=r["reduced_size"],
-                         trading_date=r["trading_date"])
+                         trading_date=r["trading_date"], trip_rule=r["trip_rule"])
 
 
 def read_open_intents(conn: Connection) -> list[OrderIntent]:
