@@ -24,7 +24,13 @@ from cluster.app.progress import StallWatch
 from cluster.app.summary import build_summary
 from cluster.foundation import placement, ray_calls
 from cluster.foundation.errors import DependencyDown
-from cluster.foundation.grouping import choose_groups, offered_signal_slots, partition, plan_groups
+from cluster.foundation.grouping import (
+    choose_groups,
+    offered_signal_slots,
+    partition,
+    plan_groups,
+    signal_slots_from,
+)
 from cluster.foundation.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
 from cluster.foundation.settings import Settings
 from cluster.foundation.state_store import StateStore
@@ -50,11 +56,9 @@ class Supervisor:
         self.state = state  # where the desired state is written before acting (else: made at start)
         self.address = address
         self.ns = settings.ray.namespace
-        universe = _universe(settings)
-        choice = choose_groups(len(universe), settings.signal.group_size, offered_signal_slots())
-        log.info("signal groups: %s", choice.describe())
-        self.groups = plan_groups(universe, choice.group_size)
-        self.schedule: list[tuple[int, list[str]]] = [(1, list(self.groups))]  # which groups answer from which batch
+        self.groups: dict[str, list[str]] = {}
+        self.schedule: list[tuple[int, list[str]]] = []  # which groups answer from which batch
+        self.plan_for(offered_signal_slots())
         self.handles: dict[str, Any] = {}
         self.info: ray_calls.ClusterInfo | None = None
         self.metrics = Metrics()
@@ -70,6 +74,15 @@ class Supervisor:
         self._md_restarted = False
         self.stall = StallWatch()
 
+    def plan_for(self, signal_slots: int) -> None:
+        """Split the universe into signal groups for the slots a cluster offers (an explicit
+        signal.group_size wins) and say what was chosen."""
+        universe = _universe(self.settings)
+        choice = choose_groups(len(universe), self.settings.signal.group_size, signal_slots)
+        log.info("signal groups: %s", choice.describe())
+        self.groups = plan_groups(universe, choice.group_size)
+        self.schedule = [(1, list(self.groups))]
+
     # ---- lifecycle ------------------------------------------------------------------------------
 
     def start(self, timeout_s: float = 60.0) -> ray_calls.ClusterInfo:
@@ -79,6 +92,9 @@ class Supervisor:
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
+        if not self.info.started_here and not self.handles:
+            # joined a running cluster: size the groups by the signal slots it really offers
+            self.plan_for(signal_slots_from(ray_calls.cluster_resources()))
         if self.info.started_here and self.settings.bus.host is None:
             # one local node, started by this process: the bus stays on loopback
             bus = self.settings.bus.model_copy(update={"host": "127.0.0.1"})

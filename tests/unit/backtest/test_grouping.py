@@ -72,6 +72,14 @@ def test_supervisor_when_1000_symbols_with_default_settings_then_a_sane_number_o
     assert sorted(s for g in sup.groups.values() for s in g) == [f"S{i:04d}" for i in range(1000)]
 
 
+def test_supervisor_when_it_joins_a_cluster_with_more_signal_slots_then_it_plans_for_them():
+    sup = Supervisor(_settings_with_universe(1000))  # before it connects: one signals node's worth
+    sup.plan_for(signal_slots=12)  # what start() does once connected to a cluster of three signals nodes
+    assert len([n for n in sup.desired() if n.startswith("signal-")]) == 12
+    assert sup.schedule == [(1, list(sup.groups))]
+    assert sorted(s for g in sup.groups.values() for s in g) == [f"S{i:04d}" for i in range(1000)]
+
+
 def test_supervisor_when_group_size_is_set_then_it_plans_that_size():
     sup = Supervisor(_settings_with_universe(10, group_size=3))
     assert [len(g) for g in sup.groups.values()] == [3, 3, 3, 1]
