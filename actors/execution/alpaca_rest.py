@@ -26,7 +26,7 @@ from actors.execution.alpaca_errors import (
     error_code,
     translate_http_error,
 )
-from actors.execution.alpaca_secrets import as_secret, require_tls
+from actors.execution.alpaca_secrets import AlpacaKeys
 from actors.execution.rate_limit import AsyncRequestBudget
 from cluster.foundation.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
 from cluster.foundation.settings import AlpacaSettings
@@ -36,7 +36,7 @@ _RETRYABLE = (TemporaryError, DependencyDown)
 
 
 @dataclass(frozen=True, slots=True)
-class AlpacaClientConfig:
+class AlpacaClientConfig(AlpacaKeys):
     """Keys are SecretStr (plain strings are wrapped); remote URLs must use TLS (ConfigError)."""
 
     trading_url: str
@@ -54,15 +54,7 @@ class AlpacaClientConfig:
     own_simulator: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key_id", as_secret(self.key_id))
-        object.__setattr__(self, "secret_key", as_secret(self.secret_key))
-        if not self.own_simulator:
-            require_tls(self.trading_url, "alpaca trading_url")
-            require_tls(self.trade_stream_url, "alpaca trade stream URL")
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
-                "APCA-API-SECRET-KEY": self.secret_key.get_secret_value()}
+        self._seal({"alpaca trading_url": self.trading_url, "alpaca trade stream URL": self.trade_stream_url})
 
     @property
     def trade_stream_url(self) -> str:

@@ -23,3 +23,25 @@ def require_tls(url: str, what: str) -> None:
     if scheme in _PLAIN_SCHEMES and not is_loopback_host(parsed.hostname or ""):
         raise ConfigError(f"{what} {parsed.scheme}://{parsed.hostname}... would send the API keys unencrypted: "
                           f"use {_PLAIN_SCHEMES[scheme]}:// for a broker that is not on this machine")
+
+
+class AlpacaKeys:
+    """What the Alpaca configs share: the keys sealed as SecretStr, TLS required for every URL the keys
+    go to (except the cluster's own simulator, reached over the cluster network), the auth headers."""
+
+    __slots__ = ()
+    key_id: SecretStr
+    secret_key: SecretStr
+    own_simulator: bool
+
+    def _seal(self, urls: dict[str, str]) -> None:
+        """Call from __post_init__ with {what: url} for every URL that receives the keys."""
+        object.__setattr__(self, "key_id", as_secret(self.key_id))
+        object.__setattr__(self, "secret_key", as_secret(self.secret_key))
+        if not self.own_simulator:
+            for what, url in urls.items():
+                require_tls(url, what)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
+                "APCA-API-SECRET-KEY": self.secret_key.get_secret_value()}

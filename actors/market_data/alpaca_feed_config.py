@@ -7,13 +7,13 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from actors.execution.alpaca_secrets import as_secret, require_tls
+from actors.execution.alpaca_secrets import AlpacaKeys
 from cluster.foundation.errors import ConfigError
 from cluster.foundation.settings import AlpacaSettings
 
 
 @dataclass(frozen=True, slots=True)
-class AlpacaFeedConfig:
+class AlpacaFeedConfig(AlpacaKeys):
     """Keys are SecretStr (plain strings are wrapped); remote URLs must use TLS (ConfigError)."""
 
     stream_url: str  # e.g. wss://stream.data.alpaca.markets or ws://127.0.0.1:8190
@@ -40,15 +40,7 @@ class AlpacaFeedConfig:
     own_simulator: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key_id", as_secret(self.key_id))
-        object.__setattr__(self, "secret_key", as_secret(self.secret_key))
-        if not self.own_simulator:
-            require_tls(self.stream_url, "alpaca data_url")
-            require_tls(self.history_url, "alpaca historical data URL")
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"APCA-API-KEY-ID": self.key_id.get_secret_value(),
-                "APCA-API-SECRET-KEY": self.secret_key.get_secret_value()}
+        self._seal({"alpaca data_url": self.stream_url, "alpaca historical data URL": self.history_url})
 
     @property
     def url(self) -> str:
