@@ -215,28 +215,30 @@ def _decimal(raw: object, name: str) -> Decimal:
     return value
 
 
-def quantity(raw: object, name: str, *, required: bool) -> Decimal | None:
+def _bounded(raw: object, name: str, maximum: Decimal, *, required: bool) -> Decimal | None:
+    """None when absent and optional; else a positive number no larger than `maximum`."""
     if raw is None:
         if required:
             raise invalid(f"{name} is required")
         return None
     value = _decimal(raw, name)
-    if value > MAX_QTY:
-        raise refused(f"{name} {value} is larger than {MAX_QTY}")
-    if value != value.quantize(Decimal(1).scaleb(-_QTY_PLACES)):
+    if value > maximum:
+        raise refused(f"{name} {value} is larger than {maximum}")
+    return value
+
+
+def quantity(raw: object, name: str, *, required: bool) -> Decimal | None:
+    value = _bounded(raw, name, MAX_QTY, required=required)
+    if value is not None and value != value.quantize(Decimal(1).scaleb(-_QTY_PLACES)):
         raise refused(f"{name} has more than {_QTY_PLACES} decimal places")
     return value
 
 
 def price(raw: object, name: str, crypto: bool, *, required: bool) -> Decimal | None:
     """A positive price; equities in whole cents (hundredths of a cent below $1), like Alpaca."""
-    if raw is None:
-        if required:
-            raise invalid(f"{name} is required")
+    value = _bounded(raw, name, MAX_PRICE, required=required)
+    if value is None:
         return None
-    value = _decimal(raw, name)
-    if value > MAX_PRICE:
-        raise refused(f"{name} {value} is larger than {MAX_PRICE}")
     places = 9 if crypto else (2 if value >= 1 else 4)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise refused(f"invalid {name} {raw}. sub-penny increment does not fulfill minimum pricing criteria")

@@ -12,6 +12,7 @@ from cluster.foundation.settings import Settings, load_settings
 
 
 def free_ports(n: int) -> list[int]:
+    """Free loopback ports for servers that need a port known in advance (the Ray dashboard)."""
     socks, ports = [], []
     for _ in range(n):
         s = socket.socket()
@@ -24,13 +25,11 @@ def free_ports(n: int) -> list[int]:
 
 
 def cluster_settings(tmp_path: Any, **sections: dict[str, Any]) -> Settings:
-    """Embedded defaults on free ports with a private SQLite database, plus overrides per section."""
+    """Embedded defaults (the bus binds OS-chosen ports, found through Ray) with a private SQLite
+    database, plus overrides per section."""
     base = load_settings()
-    md, sig, orders, reports = free_ports(4)
     updates: dict[str, Any] = {
         "state_dir": str(tmp_path),
-        "bus": base.bus.model_copy(update={"market_data_port": md, "signals_port": sig, "orders_port": orders,
-                                           "reports_port": reports}),
         "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{tmp_path}/trading.db")}),
         "risk": base.risk.model_copy(update={"check_invariants": True}),
         # the in-process replay path unless a test asks for the live one

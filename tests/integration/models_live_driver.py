@@ -24,8 +24,9 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 from integration_support import cluster_settings  # noqa: E402
 
-from cluster import models_control, ray_calls  # noqa: E402
+from cluster.app import models_control  # noqa: E402
 from cluster.app.supervisor import Supervisor  # noqa: E402
+from cluster.foundation import ray_calls  # noqa: E402
 from cluster.foundation.errors import TradingError  # noqa: E402
 from cluster.foundation.settings import Settings  # noqa: E402
 from cluster.foundation.storage import migrate  # noqa: E402

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -25,34 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pydantic import SecretStr  # noqa: E402
 
-from cluster import ray_calls  # noqa: E402
 from cluster.app.supervisor import Supervisor  # noqa: E402
+from cluster.foundation import ray_calls  # noqa: E402
 from cluster.foundation.settings import Settings, load_settings  # noqa: E402
 
 REPLAY_DAY = "2013-10-07"  # one full extended-hours day of SPY, IBM, BAC, AIG minute bars in data/
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def runner_settings(state_dir: Path, dashboard_port: int, speed: float) -> Settings:
     base = load_settings()
-    md, sig, orders, reports = free_ports(4)
     return base.model_copy(update={
         "state_dir": str(state_dir),
         "ray": base.ray.model_copy(update={
             "address": "local", "include_dashboard": dashboard_port > 0, "dashboard_port": dashboard_port or 8265,
             "auth_mode": "disabled", "num_cpus": 4, "metrics_report_interval_ms": 1000,
         }),
-        "bus": base.bus.model_copy(update={"market_data_port": md, "signals_port": sig, "orders_port": orders,
-                                           "reports_port": reports}),
         "database": base.database.model_copy(update={"url": SecretStr(f"sqlite:///{state_dir}/trading.db")}),
         "market_data": base.market_data.model_copy(update={
             "source": "replay", "start": REPLAY_DAY, "end": REPLAY_DAY, "speed": speed,
