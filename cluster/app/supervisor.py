@@ -23,6 +23,7 @@ from actors.signal.actor import SignalActor, signal_actor_name
 from cluster.app.progress import StallWatch
 from cluster.app.summary import build_summary
 from cluster.foundation import placement, ray_calls
+from cluster.foundation.bus_curve import with_curve_keys
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.grouping import choose_groups, offered_signal_slots, partition, plan_groups
 from cluster.foundation.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
@@ -79,6 +80,7 @@ class Supervisor:
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)
+        self.settings = with_curve_keys(self.settings)  # kept when the CLI made them for the run
         if self.info.started_here and self.settings.bus.host is None:
             # one local node, started by this process: the bus stays on loopback
             bus = self.settings.bus.model_copy(update={"host": "127.0.0.1"})
