@@ -211,6 +211,7 @@ class ActorShell:
     def ping(self) -> dict[str, Any]:
         return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure,
                 "phase": self.lifecycle.phase, "node": self.node_address(), "endpoints": self.endpoints(),
+                "bus_curve": sorted(ch for ch, sock in self._bound.items() if sock.curve),
                 "bus_refused": self.bus_security.refused(self.ctx)}
 
     @staticmethod
