@@ -83,7 +83,7 @@ class ExecutionActor(ActorShell):
         self.orders_in = self.peer_channel(bus.ORDERS, bus.Subscriber(
             self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
-            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm))
+            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
         self._waiter = bus.Waiter(self.orders_in, self.md_in)
         self.md_assembler = BatchAssembler(accept=(Bar, Quote, Trade))
         self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}

@@ -40,7 +40,7 @@ class MarketDataActor(ActorShell):
         b = settings.bus
         self.expected_subscribers = expected_subscribers
         self.pub = self.bind_channel(bus.MARKET_DATA, lambda addr: bus.Publisher(
-            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, when_full=b.when_full))
+            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, when_full=b.when_full, security=self.bus_security))
         self.reports = self.peer_channel(bus.REPORTS, bus.Subscriber(
             self.ctx, None, topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False, max_message_bytes=b.max_message_bytes))
         self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))

@@ -72,13 +72,13 @@ class RiskActor(ActorShell):
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         self.signals_in = self.bind_channel(bus.SIGNALS, lambda addr: bus.Subscriber(
-            self.ctx, addr, topics=[], bind=True, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm, fan_in=True))
+            self.ctx, addr, topics=[], bind=True, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm, fan_in=True, security=self.bus_security))
         self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
             self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_in = self.peer_channel(bus.REPORTS, bus.Subscriber(
             self.ctx, None, topics=[bus.channel_prefix(bus.REPORTS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.orders_out = self.bind_channel(bus.ORDERS, lambda addr: bus.Publisher(
-            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm))
+            self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
         self._waiter = bus.Waiter(self.reports_in, self.md_in, self.signals_in)
         self.next_batch = 1
         self.settled = 0

@@ -58,11 +58,20 @@ def _pin_control_token(settings: Settings, root: Settings) -> Settings:
     return settings.model_copy(update={"control_api": settings.control_api.model_copy(update={"token": token})})
 
 
+def _with_bus_keys(settings: Settings) -> Settings:
+    """The bus's CURVE keys for this run (pinned ones kept): made here, where the run starts, they reach
+    every actor and the detached supervisor in their constructor arguments and survive their restarts."""
+    from cluster.foundation.bus_curve import with_curve_keys
+
+    return with_curve_keys(settings)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     base = _settings_with(args, market_data={"speed": args.speed})
     settings = _isolate_replay_storage(base, args.database)
     if not args.no_api:
         settings = _pin_control_token(settings, base)
+    settings = _with_bus_keys(settings)  # before any actor or the detached supervisor is given the settings
     if args.detach:
         from cluster.app.detached import start_detached
 
@@ -101,7 +110,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.all_dates:
         settings = settings.model_copy(update={"market_data": settings.market_data.model_copy(
             update={"start": None, "end": None})})
-    settings = _isolate_replay_storage(settings, args.database)
+    settings = _with_bus_keys(_isolate_replay_storage(settings, args.database))
     if args.cluster or args.address:
         from cluster.app.runner import run_cluster
 

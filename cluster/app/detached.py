@@ -8,6 +8,7 @@ from typing import Any
 
 from cluster.app.supervisor_actor import SUPERVISOR_NAME, SupervisorActor
 from cluster.foundation import placement, ray_calls
+from cluster.foundation.bus_curve import with_curve_keys
 from cluster.foundation.errors import ConfigError, DependencyDown
 from cluster.foundation.settings import Settings
 
@@ -24,6 +25,7 @@ def _join(settings: Settings, address: str | None) -> None:
 
 def start_detached(settings: Settings, address: str | None, timeout_s: float = START_TIMEOUT_S) -> int:
     """Create the detached supervisor and wait until it trades; 1 (one line) when one already runs."""
+    settings = with_curve_keys(settings)  # in its constructor arguments: a restarted supervisor keeps them
     _join(settings, address)
     ns = settings.ray.namespace
     existing = ray_calls.get_actor(SUPERVISOR_NAME, ns)

@@ -23,6 +23,7 @@ from actors.signal.actor import SignalActor, signal_actor_name
 from cluster.app.progress import StallWatch
 from cluster.app.summary import build_summary
 from cluster.foundation import placement, ray_calls
+from cluster.foundation.bus_curve import with_curve_keys
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.grouping import (
     choose_groups,
@@ -95,6 +96,7 @@ class Supervisor:
         if not self.info.started_here and not self.handles:
             # joined a running cluster: size the groups by the signal slots it really offers
             self.plan_for(signal_slots_from(ray_calls.cluster_resources()))
+        self.settings = with_curve_keys(self.settings)  # kept when the CLI made them for the run
         if self.info.started_here and self.settings.bus.host is None:
             # one local node, started by this process: the bus stays on loopback
             bus = self.settings.bus.model_copy(update={"host": "127.0.0.1"})

@@ -23,9 +23,12 @@ from typing import Any
 import zmq
 
 from cluster.foundation import bus, ray_calls
+from cluster.foundation.bus_curve import BusSecurity
 from cluster.foundation.endpoints import PeerResolver, bind_address
+from cluster.foundation.errors import ConfigError
 from cluster.foundation.lifecycle import Lifecycle
 from cluster.foundation.logs import configure_logging
+from cluster.foundation.metrics import BUS_HANDSHAKES_REFUSED, Metrics
 from cluster.foundation.settings import Settings
 
 FAILURE_EXIT_DELAY_S = 2.0  # time for a status poll to read the failure before Ray restarts the actor
@@ -69,19 +72,36 @@ class ActorShell:
         self._bound: dict[str, Endpoint] = {}
         self._peers: dict[str, list[Endpoint]] = {}
         self.exit_on_failure = True
+        # Which sockets are CURVE, with the run's keys (bus_curve): binders pass it to their sockets.
+        self.bus_security = BusSecurity.from_settings(settings.bus, on_refused=self._handshake_refused)
+        self._refusal_metrics: Metrics | None = None
 
     # ---- sockets -------------------------------------------------------------------------------
 
     def bind_channel(self, channel: str, end: Callable[[str], Endpoint]) -> Any:
-        """Create the socket that owns `channel` (end(address) binds it) and register its endpoint."""
+        """Create the socket that owns `channel` (end(address) binds it, given security=self.bus_security)
+        and register its endpoint."""
         sock = end(bind_address(self.settings.bus, channel))
+        if self.bus_security.required(str(sock.address)) and not sock.curve:
+            sock.close()
+            raise ConfigError(f"{self.name} bound bus channel '{channel}' at {sock.address} without the bus "
+                              "security: that endpoint must be CURVE")
         self._bound[channel] = sock
         return sock
 
     def peer_channel(self, channel: str, end: Endpoint) -> Any:
-        """Register a socket that connects to `channel`; the loop connects it once the owner is found."""
+        """Register a socket that connects to `channel`; the loop connects it once the owner is found,
+        as a CURVE client where the owner's endpoint asks for it."""
+        if end.security is None:
+            end.security = self.bus_security
         self._peers.setdefault(channel, []).append(end)
         return end
+
+    def _handshake_refused(self, endpoint: str, reason: str) -> None:
+        """A peer failed the CURVE handshake on one of our endpoints (called on the guard thread)."""
+        if self._refusal_metrics is None:
+            self._refusal_metrics = Metrics()
+        self._refusal_metrics.inc(BUS_HANDSHAKES_REFUSED, actor=self.name, reason=reason)
 
     def endpoints(self) -> dict[str, str]:
         """Where this actor's channels are bound: tcp://<node address>:<port>."""
@@ -190,7 +210,9 @@ class ActorShell:
 
     def ping(self) -> dict[str, Any]:
         return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure,
-                "phase": self.lifecycle.phase, "node": self.node_address(), "endpoints": self.endpoints()}
+                "phase": self.lifecycle.phase, "node": self.node_address(), "endpoints": self.endpoints(),
+                "bus_curve": sorted(ch for ch, sock in self._bound.items() if sock.curve),
+                "bus_refused": self.bus_security.refused(self.ctx)}
 
     @staticmethod
     def node_address() -> str:

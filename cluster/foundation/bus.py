@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
+from cluster.foundation.bus_curve import BusSecurity, require_keys
 from cluster.foundation.errors import ConfigError, WireError
 from cluster.foundation.wire import Envelope, Message, decode, encode
 
@@ -99,12 +100,16 @@ class Publisher:
         fan_in: bool = False,
         advertise: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        security: BusSecurity | None = None,
     ) -> None:
         """fan_in=True makes a PUSH socket (many senders, one receiver) instead of an XPUB.
 
         bind=True: `address` is tcp://host:port (port 0 picks a free one); `self.address` is then
-        the endpoint peers connect to. bind=False: `address` may be None and given later to connect()."""
+        the endpoint peers connect to. bind=False: `address` may be None and given later to connect().
+        `security` decides which ends are CURVE (bus_curve); without it only loopback is allowed."""
         self.source = source
+        self.security = security
+        self.curve = False
         self.session = new_session()
         self.when_full = when_full
         self.stats = PublisherStats()
@@ -122,7 +127,7 @@ class Publisher:
         self.address: str | None = None
         if bind:
             assert address is not None
-            self.address = _bind(sock, address, advertise)
+            self.address = _bind(self, address, advertise)
         elif address is not None:
             self.connect(address)
 
@@ -200,8 +205,11 @@ class Subscriber:
         fan_in: bool = False,
         advertise: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        security: BusSecurity | None = None,
     ) -> None:
         """fan_in=True makes a PULL socket (the receiving end of a PUSH channel; topics unused)."""
+        self.security = security
+        self.curve = False
         sock = ctx.socket(zmq.PULL if fan_in else zmq.SUB)
         sock.setsockopt(zmq.RCVHWM, hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
@@ -213,7 +221,7 @@ class Subscriber:
         self.address: str | None = None
         if bind:
             assert address is not None
-            self.address = _bind(sock, address, advertise)
+            self.address = _bind(self, address, advertise)
         elif address is not None:
             self.connect(address)
         self.stats = SubscriberStats()
@@ -289,17 +297,32 @@ class Subscriber:
         self.sock.close(linger=0)
 
 
-def _bind(sock: zmq.Socket[bytes], address: str, advertise: str | None) -> str:
+def _bind(end: Publisher | Subscriber, address: str, advertise: str | None) -> str:
+    """Bind `end` (a CURVE server first when its security asks for it; off loopback without keys: ConfigError)."""
     host, _, port = address.removeprefix("tcp://").rpartition(":")
-    return bind_socket(sock, host.strip("[]"), int(port), advertise)
+    host = host.strip("[]")
+    public = endpoint(advertise or host, int(port))
+    for where in {address, public}:  # the interface bound and the address peers are given
+        require_keys(end.security, where)
+    if end.security is not None and (end.security.required(address) or end.security.required(public)):
+        end.security.serve(end.sock, address)
+        end.curve = True
+    return bind_socket(end.sock, host, int(port), advertise)
 
 
 def _reconnect(end: Publisher | Subscriber, address: str) -> bool:
     if end.address == address:
         return False
+    require_keys(end.security, address)
     if end.address is not None:
         with contextlib.suppress(zmq.ZMQError):  # never connected (the old peer was unreachable)
             end.sock.disconnect(end.address)
+    was_curve, end.curve = end.curve, end.security is not None and end.security.required(address)
+    if end.curve:
+        assert end.security is not None
+        end.security.dial(end.sock, address)
+    elif was_curve:  # the peer moved onto loopback, where its server is plain: back to the NULL mechanism
+        end.sock.setsockopt(zmq.PLAIN_SERVER, 0)
     end.sock.connect(address)
     end.address = address
     return True

@@ -109,6 +109,8 @@ EVENTS_IN = _c("trading_events_in_total", "Bus messages received, counted per ba
 EVENTS_OUT = _c("trading_events_out_total", "Bus messages published, counted per batch", "actor")
 BUS_SEQUENCE_GAPS = _c("trading_bus_sequence_gaps_total", "Envelopes missing between two received sequence numbers", "topic")
 BUS_DROPS = _c("trading_bus_drops_total", "Envelopes dropped because a send queue was full", "topic")
+BUS_HANDSHAKES_REFUSED = _c("trading_bus_handshakes_refused_total",
+                            "Connections to a bus endpoint refused at the CURVE handshake, by reason", "actor", "reason")
 MARKET_DATA_LAST_BATCH = _g(
     "trading_market_data_last_batch_timestamp_seconds", "Wall-clock Unix time the last market data batch arrived", "feed"
 )
@@ -133,7 +135,7 @@ TICK_TO_ORDER_SECONDS = _h("trading_tick_to_order_seconds", "Market event receip
 
 ALL_METRICS: tuple[MetricSpec, ...] = (
     ALPACA_WEBSOCKET_CONNECTED, CIRCUIT_BREAKER_STATUS, POSTGRESQL_UP, ALPACA_API_ERRORS,
-    EVENTS_IN, EVENTS_OUT, BUS_SEQUENCE_GAPS, BUS_DROPS, MARKET_DATA_LAST_BATCH, SIGNALS, PREDICTIONS,
+    EVENTS_IN, EVENTS_OUT, BUS_SEQUENCE_GAPS, BUS_DROPS, BUS_HANDSHAKES_REFUSED, MARKET_DATA_LAST_BATCH, SIGNALS, PREDICTIONS,
     ORDERS, FILLS, RISK_REJECTIONS, POSITIONS_OPEN, EXPOSURE_USD, DAILY_PNL_USD, MODEL_VERSION_INFO,
     ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, FEATURE_UPDATE_SECONDS, INFERENCE_SECONDS, RISK_CHECK_SECONDS, ORDER_ACK_SECONDS,
     TICK_TO_ORDER_SECONDS,

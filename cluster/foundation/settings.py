@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from decimal import Decimal
 from functools import lru_cache
@@ -61,6 +62,14 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+Z85_KEY = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
+
+
+def is_z85_key(text: str) -> bool:
+    """A 32-byte CURVE key in Z85 (ZeroMQ RFC 32): 40 characters of its alphabet."""
+    return Z85_KEY.fullmatch(text) is not None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -105,12 +114,33 @@ class BusSettings(_Section):
     window_batches: int = Field(4, ge=1, description="batches in flight before the feed waits for settlement")
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="ZeroMQ MAXMSGSIZE of every bus "
                                    "socket: a peer sending a larger message is disconnected")
+    curve: Literal["off_loopback", "always"] = Field(
+        "off_loopback", description="CURVE authentication and encryption of the bus: off_loopback = every socket "
+        "whose address is not loopback (a one-node run stays plain); always = loopback too. There is no 'never'")
+    curve_server_secret: SecretStr | None = Field(
+        None, description="Z85 CURVE secret key of every binding socket (the public key is derived); unset: "
+        "`run`/`replay` generate one per run and hand it to every actor")
+    curve_client_secret: SecretStr | None = Field(
+        None, description="Z85 CURVE secret key of every connecting socket; the only client key the bus admits")
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> BusSettings:
         ports = [p for p in (self.market_data_port, self.signals_port, self.orders_port, self.reports_port) if p]
         if len(set(ports)) != len(ports):
             raise ValueError(f"bus ports must be distinct, got {ports}")
+        return self
+
+    @model_validator(mode="after")
+    def _curve_keys(self) -> BusSettings:
+        given = {name: getattr(self, name) for name in ("curve_server_secret", "curve_client_secret")}
+        if sum(v is not None for v in given.values()) == 1:
+            missing = next(name for name, v in given.items() if v is None)
+            raise ValueError(f"the CURVE keys are set together: {missing} is missing")
+        for name, secret in given.items():  # the message never repeats the value
+            if secret is not None and not is_z85_key(secret.get_secret_value()):
+                raise ValueError(f"{name} is not a Z85-encoded CURVE key (40 characters)")
+        if given["curve_server_secret"] is not None and given["curve_server_secret"] == given["curve_client_secret"]:
+            raise ValueError("curve_server_secret and curve_client_secret must differ")
         return self
 
 
