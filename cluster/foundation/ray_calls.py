@@ -77,7 +77,8 @@ def init_cluster(
             include_dashboard=rs.include_dashboard,
             dashboard_host=rs.dashboard_host,
             dashboard_port=rs.dashboard_port,
-            _system_config={"metrics_report_interval_ms": rs.metrics_report_interval_ms},
+            _system_config={"metrics_report_interval_ms": rs.metrics_report_interval_ms,
+                            "worker_niceness": rs.worker_niceness},
         )
         if rs.num_cpus:
             kwargs["num_cpus"] = rs.num_cpus

@@ -50,3 +50,10 @@ def test_local_cluster_when_the_user_set_arenas_then_that_wins(fake_ray: FakeRay
 def test_joining_a_cluster_when_started_then_the_environment_is_left_alone(fake_ray: FakeRay) -> None:
     ray_calls.init_cluster(RaySettings(address="10.0.0.1:6380", include_dashboard=False))
     assert fake_ray.init_calls[0]["arena_at_init"] is None
+
+
+def test_local_cluster_when_started_then_workers_run_at_the_configured_niceness(fake_ray: FakeRay) -> None:
+    ray_calls.init_cluster(RaySettings(address="local", include_dashboard=False))
+    assert fake_ray.init_calls[0]["_system_config"]["worker_niceness"] == 0  # Ray's own default is 15
+    ray_calls.init_cluster(RaySettings(address="local", include_dashboard=False, worker_niceness=10))
+    assert fake_ray.init_calls[1]["_system_config"]["worker_niceness"] == 10
