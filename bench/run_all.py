@@ -144,19 +144,19 @@ def _load(values: tuple[float, float, float]) -> str:
 def _row(name: str, r: dict, bt: dict) -> str:
     return (f"| {name} | {r['wall_seconds']:.2f} | {bt['wall_seconds'] / r['wall_seconds']:.2f}x | "
             f"{r['bars_per_s']:,.0f} | {r['bars_per_s'] / bt['bars_per_s']:.1f}x | {r['peak_rss_mb']:,.0f} "
-            f"({r['processes_at_peak']}) |")
+            f"({r['processes_at_peak']}) | {r['pss_mb_at_rss_peak']:,.0f} |")
 
 
 def _scale_table(run: dict) -> list[str]:
     bt = run["backtrader"]
     lines = ["| runner | command wall s | command speed vs backtrader | bars/s in the pipeline | bars/s vs "
-             "backtrader | peak RSS MB (processes) |", "|---|---:|---:|---:|---:|---:|",
+             "backtrader | peak RSS MB (processes) | PSS MB at that peak |", "|---|---:|---:|---:|---:|---:|---:|",
              _row("`trading-cluster replay` (one process, default)", run["in_process"], bt)]
     if "cluster" in run:
         lines.append(_row("`trading-cluster replay --cluster` (local Ray, actors, ZeroMQ)", run["cluster"], bt))
     lines.append(f"| backtrader script (SMA cross) | {bt['wall_seconds']:.2f} | 1.00x | {bt['bars_per_s']:,.0f} "
                  f"(`cerebro.run()` {bt['run_seconds']:.2f} s) | 1.0x | {bt['peak_rss_mb']:,.0f} "
-                 f"({bt['processes_at_peak']}) |")
+                 f"({bt['processes_at_peak']}) | {bt['pss_mb_at_rss_peak']:,.0f} |")
     ours = run["in_process"]
     lines += ["", f"{ours['bars']:,} bars in {ours['batches']} batches; {ours['orders']} orders, {ours['fills']} "
               f"fills; signal groups chosen by default: {ours['group_plan']['groups']} of up to "
@@ -215,7 +215,8 @@ def render_scale(scale: dict) -> list[str]:
         "default database (a new SQLite file per run). Bars/s in the pipeline: first batch to last settlement, "
         "from the command's summary; backtrader's bars/s is its `cerebro.run()`. Peak RSS: the highest sum of "
         "VmRSS over the command's whole process tree (for `--cluster`: driver, GCS, raylet, dashboard-less "
-        "agents and every actor worker), sampled every 0.2 s; shared pages count once per process.",
+        "agents and every actor worker), sampled every 0.2 s; shared pages count once per process. PSS at that "
+        "peak counts every page once (bench/proc_memory.py).",
         "",
         *_scale_table(syn),
         "",

@@ -119,7 +119,7 @@ def run_three(data: Path, symbols: list[str], state: Path, skip_cluster: bool) -
     bt = timed_command([PY, str(ROOT / "bench" / "backtrader_replay.py"), "--data", str(data), "--symbols",
                         ",".join(symbols), "--json"], env, 1800)
     out["backtrader"] = {"wall_seconds": bt["wall_seconds"], "peak_rss_mb": bt["peak_rss_mb"],
-                         "peak_pss_mb": bt["peak_pss_mb"],
+                         "peak_pss_mb": bt["peak_pss_mb"], "pss_mb_at_rss_peak": bt["pss_mb_at_rss_peak"],
                          "processes_at_peak": bt["processes_at_peak"], "bars": bt["output"]["bars"],
                          "run_seconds": round(bt["output"]["wall_seconds"], 3),
                          "bars_per_s": round(bt["output"]["bars_per_s"], 1)}
