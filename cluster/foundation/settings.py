@@ -123,9 +123,7 @@ class MarketDataSettings(_Section):
     end: str | None = Field(None, description="last UTC date (YYYY-MM-DD) to replay, inclusive")
     speed: float = Field(0.0, ge=0, description="0 = as fast as possible; N = N x real time")
     batch_bars: int = Field(256, ge=1, description="replay events per batch (cut at timestamp boundaries)")
-    live_batch_ms: int = Field(25, ge=1, description="live: a batch is cut at least this often (and at batch_bars): "
-                               "an event waits at most this long in the feed; 25 ms is what batch_bars = 256 gives "
-                               "at 10,000 events/s, so a slower feed never waits longer nor cuts more batches/s")
+    live_batch_ms: int = Field(200, ge=1, description="live: a batch is cut at least this often (and at batch_bars)")
     synthetic_symbols: int = Field(100, ge=1)
     synthetic_events_per_s: float = Field(10_000, gt=0)
     synthetic_seconds: float = Field(10, gt=0)
