@@ -144,19 +144,19 @@ def _load(values: tuple[float, float, float]) -> str:
 def _row(name: str, r: dict, bt: dict) -> str:
     return (f"| {name} | {r['wall_seconds']:.2f} | {bt['wall_seconds'] / r['wall_seconds']:.2f}x | "
             f"{r['bars_per_s']:,.0f} | {r['bars_per_s'] / bt['bars_per_s']:.1f}x | {r['peak_rss_mb']:,.0f} "
-            f"({r['processes_at_peak']}) |")
+            f"({r['processes_at_peak']}) | {r['pss_mb_at_rss_peak']:,.0f} |")
 
 
 def _scale_table(run: dict) -> list[str]:
     bt = run["backtrader"]
     lines = ["| runner | command wall s | command speed vs backtrader | bars/s in the pipeline | bars/s vs "
-             "backtrader | peak RSS MB (processes) |", "|---|---:|---:|---:|---:|---:|",
+             "backtrader | peak RSS MB (processes) | PSS MB at that peak |", "|---|---:|---:|---:|---:|---:|---:|",
              _row("`trading-cluster replay` (one process, default)", run["in_process"], bt)]
     if "cluster" in run:
         lines.append(_row("`trading-cluster replay --cluster` (local Ray, actors, ZeroMQ)", run["cluster"], bt))
     lines.append(f"| backtrader script (SMA cross) | {bt['wall_seconds']:.2f} | 1.00x | {bt['bars_per_s']:,.0f} "
                  f"(`cerebro.run()` {bt['run_seconds']:.2f} s) | 1.0x | {bt['peak_rss_mb']:,.0f} "
-                 f"({bt['processes_at_peak']}) |")
+                 f"({bt['processes_at_peak']}) | {bt['pss_mb_at_rss_peak']:,.0f} |")
     ours = run["in_process"]
     lines += ["", f"{ours['bars']:,} bars in {ours['batches']} batches; {ours['orders']} orders, {ours['fills']} "
               f"fills; signal groups chosen by default: {ours['group_plan']['groups']} of up to "
@@ -185,10 +185,11 @@ def render_goals(scale: dict | None, live: dict | None) -> list[str]:
                      f"{ours:.2f} s vs {bt:.2f} s | {_met(ours < bt)} |")
         if "cluster" in syn:
             rss = syn["cluster"]["peak_rss_mb"]
-            lines.append(f"| whole local cluster <= 1.5 GB RSS at 1,000 symbols (replay) | {rss:,.0f} MB | "
-                         f"{_met(rss <= 1536)} |")
+            lines.append(f"| whole local cluster <= 1.5 GB RSS at 1,000 symbols (replay) | {rss:,.0f} MB RSS "
+                         f"({syn['cluster']['pss_mb_at_rss_peak']:,.0f} MB PSS) | {_met(rss <= 1536)} |")
     if live is not None:
         rss = live["peak_rss_mb_all_processes"]
+        dash = "with the dashboard" if live["include_dashboard"] else "no dashboard"
         p99 = live["histograms"]["trading_tick_to_order_seconds"]["p99_ms"]
         rate = live["achieved_events_per_s"] or 0
         lines += [
@@ -196,8 +197,8 @@ def render_goals(scale: dict | None, live: dict | None) -> list[str]:
             f"{live['publish_seconds']:.0f} s | {_met(rate >= 0.97 * live['target_events_per_s'] and live['publish_seconds'] >= 60)} |",
             f"| live: p99 tick-to-order <= 5 ms | {'n/a' if p99 is None else f'{p99:.1f} ms'} | "
             f"{_met(p99 is not None and p99 <= 5)} |",
-            f"| whole local cluster <= 1.5 GB RSS at 1,000 symbols (live, with dashboard) | {rss:,.0f} MB | "
-            f"{_met(rss <= 1536)} |",
+            f"| whole local cluster <= 1.5 GB RSS at 1,000 symbols (live, {dash}) | {rss:,.0f} MB RSS "
+            f"({live['pss_mb_at_rss_peak']:,.0f} MB PSS) | {_met(rss <= 1536)} |",
         ]
     lines.append("")
     return lines
@@ -214,7 +215,8 @@ def render_scale(scale: dict) -> list[str]:
         "default database (a new SQLite file per run). Bars/s in the pipeline: first batch to last settlement, "
         "from the command's summary; backtrader's bars/s is its `cerebro.run()`. Peak RSS: the highest sum of "
         "VmRSS over the command's whole process tree (for `--cluster`: driver, GCS, raylet, dashboard-less "
-        "agents and every actor worker), sampled every 0.2 s; shared pages count once per process.",
+        "agents and every actor worker), sampled every 0.2 s; shared pages count once per process. PSS at that "
+        "peak counts every page once (bench/proc_memory.py).",
         "",
         *_scale_table(syn),
         "",
@@ -241,25 +243,33 @@ def render_scale(scale: dict) -> list[str]:
 
 def render_live(live: dict) -> list[str]:
     h = live["histograms"]
-    rows = [("tick-to-order (`trading_tick_to_order_seconds`)", h["trading_tick_to_order_seconds"]),
-            ("tick-to-decision (tick-to-order minus order ack)", {**h["tick_to_decision"], "count": None}),
+    rows = [("tick-to-decision, every batch (`trading_tick_to_decision_seconds`)", h["trading_tick_to_decision_seconds"]),
+            ("tick-to-order, batches with orders (`trading_tick_to_order_seconds`)", h["trading_tick_to_order_seconds"]),
             ("order ack, sim broker (`trading_order_ack_seconds`)", h["trading_order_ack_seconds"]),
             ("risk check per batch (`trading_risk_check_seconds`)", h["trading_risk_check_seconds"]),
             ("feature update per batch (`trading_feature_update_seconds`)", h["trading_feature_update_seconds"])]
+    strategy = live["strategy"]
+    orders_how = ("strategy and risk limits as configured" if not strategy["busy"] else
+                  f"RSI band widened to {strategy['signal']['rsi_buy_below']:.0f}/{strategy['signal']['rsi_sell_above']:.0f} "
+                  "and the position-count, exposure and order-rate limits lifted, so that many batches carry orders")
+    top = ", ".join(f"{p['role'].removeprefix('ray worker: ')} {p['rss_mb']:.0f}/{p['pss_mb']:.0f}"
+                    for p in live["memory_by_process_at_rss_peak"])
     lines = [
         "## Live latency at 10,000 events/s over 1,000 symbols (`bench/live_latency.py`)",
         "",
         f"Source: {live['source']}: {live['symbols']:,} symbols, target {live['target_events_per_s']:,.0f} events/s "
         f"for {live['target_seconds']:.0f} s, through the cluster's actors on a local Ray (signal groups: "
-        f"{live['group_plan']['groups']} of up to {live['group_plan']['largest_group']}), SQLite, simulated broker. "
+        f"{live['group_plan']['groups']} of up to {live['group_plan']['largest_group']}), SQLite, simulated broker, "
+        f"{'with' if live['include_dashboard'] else 'without'} Ray's dashboard. "
         f"The feed published {live['events']:,} events in {live['publish_seconds']:.1f} s = "
         f"**{live['achieved_events_per_s']:,.0f} events/s** achieved; the last batch was settled "
-        f"{live['feed_to_settled_seconds']:.1f} s after the first was published. {live['orders']} orders. "
-        f"Peak RSS of the whole local cluster (driver + Ray processes + actors, {live['processes_at_peak']} "
-        f"processes): **{live['peak_rss_mb_all_processes']:,.0f} MB**.",
+        f"{live['feed_to_settled_seconds']:.1f} s after the first was published. {live['orders']} orders ({orders_how}). "
+        f"Whole local cluster (driver + Ray processes + actors, {live['processes_at_peak']} processes) at its peak: "
+        f"**{live['peak_rss_mb_all_processes']:,.0f} MB RSS**, {live['pss_mb_at_rss_peak']:,.0f} MB PSS (shared pages "
+        f"counted once; peak PSS {live['peak_pss_mb_all_processes']:,.0f} MB). By process, RSS/PSS MB: {top}.",
         "",
         "Percentiles from the histograms the actors export (Ray's Prometheus export, interpolated inside the "
-        "buckets: tick-to-order's lowest bucket ends at 5 ms):",
+        "buckets, which are 1 ms wide up to 5 ms):",
         "",
         "| histogram | samples | p50 ms | p99 ms | p99.9 ms |",
         "|---|---:|---:|---:|---:|",
@@ -270,18 +280,15 @@ def render_live(live: dict) -> list[str]:
         lines.append(f"| {name} | {count} | {' | '.join(cells)} |")
     lines += [
         "",
-        f"What bounds it: tick-to-order starts when execution has a batch's market data and ends when that batch's "
-        f"orders are submitted, so it is the wait for every signal group and the risk decision of the batch "
-        f"(lockstep). Before that, an event waits in the feed until its batch is cut: {live['batch_events']} "
-        f"events per batch = {live['batch_interval_ms_at_target']} ms at the target rate (live Alpaca feeds cut every "
-        "`market_data.live_batch_ms` = 200 ms), which no histogram includes. Order ack is measured around "
-        "ExecutionCore.submit, so with the simulated broker it is almost all the intent-log commit (written "
-        "durably before the order is sent: one SQLite transaction with synchronous=FULL per order) -- p50 "
-        f"{h['trading_order_ack_seconds']['p50_ms'] or 0:.1f} ms of the {h['trading_tick_to_order_seconds']['p50_ms'] or 0:.1f} "
-        "ms tick-to-order p50 in this run; the rest is the lockstep wait for the slowest of the signal groups "
-        f"(up to {live['group_plan']['largest_group']} symbols each) and the risk actor, on {os.cpu_count()} cores "
-        "shared with the rest of the cluster. Few batches carry "
-        "orders, so the p99.9 of tick-to-order rests on few samples.",
+        "What bounds it: tick-to-decision starts when the risk actor has a batch's market data and ends when it "
+        "has sent that batch's order batch, so it is the wait for every signal group (lockstep: the slowest group "
+        "decides) plus the risk decision. Tick-to-order starts when execution has the market data and ends when "
+        "the orders are submitted: tick-to-decision, the bus hop, and any wait for the execution loop, which "
+        "commits each order's intent durably before sending it (order ack, with the simulated broker almost all "
+        f"SQLite with synchronous=FULL: p50 {h['trading_order_ack_seconds']['p50_ms'] or 0:.1f} ms here). Before "
+        f"that, an event waits in the feed until its batch is cut: {live['batch_events']} events per batch = "
+        f"{live['batch_interval_ms_at_target']} ms at the target rate, which no histogram includes. All of it "
+        f"shares {os.cpu_count()} cores with the rest of the cluster.",
         "",
     ]
     return lines

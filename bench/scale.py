@@ -10,7 +10,8 @@ CSV format) into a temporary directory, then runs, each as the user would, as a 
 For each: the command's wall time, bars/s inside the pipeline (first batch to last settlement, from
 the summary), and the peak of the summed RSS of the command's whole process tree (Ray's GCS,
 raylet and workers are children of the command that starts the local cluster), sampled from /proc
-every 0.2 s. The same three runs on the shipped bars. Then a cProfile of the in-process replay of
+every 0.2 s, with the summed PSS (shared pages counted once; bench/proc_memory.py) and the
+per-process breakdown at that peak. The same three runs on the shipped bars. Then a cProfile of the in-process replay of
 the synthetic day: where a batch's time goes, by stage, and the top functions.
 
 Run: .venv/bin/python bench/scale.py [--symbols 1000] [--json] [--skip-cluster]
@@ -37,6 +38,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from proc_memory import PeakTracker, tree_memory  # noqa: E402
+
 PY = sys.executable
 SHIPPED = ROOT / "data" / "us_equity_minute_trade_bars.csv"
 SHIPPED_SYMBOLS = ("AAPL", "AIG", "BAC", "IBM", "SPY")
@@ -64,53 +69,14 @@ def write_universe(path: Path, n_symbols: int, minutes: int = 390, seed: int = 1
     return symbols
 
 
-# ---- the process tree ---------------------------------------------------------------------------
-
-
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def tree_rss_bytes(root: int) -> tuple[int, int]:
-    """(sum of VmRSS over `root` and all its descendants, number of processes)."""
-    kids = _children()
-    todo, total, count = [root], 0, 0
-    while todo:
-        pid = todo.pop()
-        todo += kids.get(pid, [])
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        count += 1
-                        break
-        except OSError:
-            continue
-    return total, count
-
-
 def timed_command(argv: list[str], env: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """Run argv to completion: wall seconds, peak summed RSS of its process tree, its JSON output."""
+    """Run argv to completion: wall seconds, peak summed RSS (and PSS) of its process tree, its JSON output."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-    peak, peak_procs = 0, 0
+    memory = PeakTracker()
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None:
-        rss, n = tree_rss_bytes(proc.pid)
-        if rss > peak:
-            peak, peak_procs = rss, n
+        memory.add(tree_memory(proc.pid))
         if time.monotonic() > deadline:
             proc.kill()
             raise TimeoutError(f"{argv[:4]} did not finish within {timeout_s:.0f}s")
@@ -119,7 +85,10 @@ def timed_command(argv: list[str], env: dict[str, str], timeout_s: float) -> dic
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:5])} failed ({proc.returncode}): {err[-2000:]}")
-    return {"wall_seconds": round(wall, 3), "peak_rss_mb": round(peak / 2**20, 1), "processes_at_peak": peak_procs,
+    mem = memory.report()
+    return {"wall_seconds": round(wall, 3), "peak_rss_mb": mem["peak_rss_mb"],
+            "processes_at_peak": mem["processes_at_rss_peak"], "pss_mb_at_rss_peak": mem["pss_mb_at_rss_peak"],
+            "peak_pss_mb": mem["peak_pss_mb"], "memory_by_process_at_rss_peak": mem["by_process_at_rss_peak"],
             "output": json.loads(out[out.index("{"):])}
 
 
@@ -150,6 +119,7 @@ def run_three(data: Path, symbols: list[str], state: Path, skip_cluster: bool) -
     bt = timed_command([PY, str(ROOT / "bench" / "backtrader_replay.py"), "--data", str(data), "--symbols",
                         ",".join(symbols), "--json"], env, 1800)
     out["backtrader"] = {"wall_seconds": bt["wall_seconds"], "peak_rss_mb": bt["peak_rss_mb"],
+                         "peak_pss_mb": bt["peak_pss_mb"], "pss_mb_at_rss_peak": bt["pss_mb_at_rss_peak"],
                          "processes_at_peak": bt["processes_at_peak"], "bars": bt["output"]["bars"],
                          "run_seconds": round(bt["output"]["wall_seconds"], 3),
                          "bars_per_s": round(bt["output"]["bars_per_s"], 1)}
@@ -165,7 +135,9 @@ def run_three(data: Path, symbols: list[str], state: Path, skip_cluster: bool) -
 def _ours(run: dict[str, Any]) -> dict[str, Any]:
     s = run["output"]
     return {"wall_seconds": run["wall_seconds"], "peak_rss_mb": run["peak_rss_mb"],
-            "processes_at_peak": run["processes_at_peak"], "bars": s["bars"], "batches": s["batches"],
+            "processes_at_peak": run["processes_at_peak"], "pss_mb_at_rss_peak": run["pss_mb_at_rss_peak"],
+            "peak_pss_mb": run["peak_pss_mb"], "memory_by_process_at_rss_peak": run["memory_by_process_at_rss_peak"],
+            "bars": s["bars"], "batches": s["batches"],
             "pipeline_seconds": s["wall_seconds"], "bars_per_s": s["bars_per_s"], "orders": s["orders"],
             "fills": s["fills"], "group_plan": s["group_plan"], "ledger_digest": s["ledger_digest"]}
 

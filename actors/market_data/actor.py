@@ -9,12 +9,12 @@ can never outrun the pipeline (lossless, deterministic); live it simply publishe
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from actors.market_data.batcher import batches, by_symbol
 from actors.market_data.book import BookKeeper
+from actors.market_data.history import BatchHistory
 from actors.market_data.journal import LiveJournal
 from actors.market_data.synthetic import SyntheticSource
 from cluster.foundation import bus, ray_calls
@@ -45,9 +45,7 @@ class MarketDataActor(ActorShell):
             self.ctx, None, topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False, max_message_bytes=b.max_message_bytes))
         self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))
         self.replay = settings.market_data.source != "alpaca"
-        self.retained: deque[tuple[int, list[MarketItem], bool]] = deque(
-            maxlen=None if self.replay else LIVE_HISTORY_BATCHES
-        )
+        self.retained = BatchHistory(maxlen=None if self.replay else LIVE_HISTORY_BATCHES)
         self.metrics = Metrics()
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         if self.replay:
@@ -139,7 +137,7 @@ class MarketDataActor(ActorShell):
     ) -> tuple[list[tuple[int, list[MarketItem], bool]], int]:
         """Batches after `after_batch`, filtered to `symbols` (None: all); empty batches are kept, they
         are watermarks."""
-        rows = [r for r in list(self.retained) if r[0] > after_batch]
+        rows = self.retained.after(after_batch)
         if symbols is None:
             return rows, self.batch
         wanted = set(symbols)
@@ -284,7 +282,7 @@ class MarketDataActor(ActorShell):
         k = self.batch + 1
         if self.journal is not None:
             self.journal.write(k, items, final)  # before sending: a restarted feed sends it again, identical
-        self.retained.append((k, items, final))  # before sending: a consumer that saw k can fetch it
+        self.retained.append(k, items, final)  # before sending: a consumer that saw k can fetch it
         for item in items:  # batches a restarted feed regenerates were published before: they count
             if isinstance(item, Quote):
                 self.books.apply(item)

@@ -24,6 +24,7 @@ from actors.risk.core import Approved, RiskCore
 from actors.risk.liquidation import liquidation_intents
 from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
+from cluster.foundation.batch_latency import BatchLatency
 from cluster.foundation.batches import BatchAssembler
 from cluster.foundation.metrics import (
     CIRCUIT_BREAKER_STATUS,
@@ -36,6 +37,7 @@ from cluster.foundation.metrics import (
     POSITIONS_OPEN,
     RISK_CHECK_SECONDS,
     RISK_REJECTIONS,
+    TICK_TO_DECISION_SECONDS,
     BreakerCode,
     Metrics,
 )
@@ -71,6 +73,7 @@ class RiskActor(ActorShell):
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
+        self.decision_latency = BatchLatency(self.metrics, TICK_TO_DECISION_SECONDS)
         self.signals_in = self.bind_channel(bus.SIGNALS, lambda addr: bus.Subscriber(
             self.ctx, addr, topics=[], bind=True, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm, fan_in=True, security=self.bus_security))
         self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
@@ -209,6 +212,7 @@ class RiskActor(ActorShell):
                     for end, items in self.md_assembler.add(env):
                         if end.batch >= self.next_batch:
                             self.md_batches.setdefault(end.batch, (items, end.final))
+                            self.decision_latency.arrived(end.batch)
                     continue
                 for item in env.items:
                     self._on_item(item)
@@ -242,6 +246,7 @@ class RiskActor(ActorShell):
         batch = OrderBatch(k, orders, final)
         self.sent_orders.append(batch)
         self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [batch])
+        self.decision_latency.done(k)
         self.metrics.inc(EVENTS_OUT, 1, actor=self.name)
         self.orders_sent += len(orders)
         self.next_batch = k + 1

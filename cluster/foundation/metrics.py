@@ -45,6 +45,11 @@ LATENCY_BOUNDARIES_S: tuple[float, ...] = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )
 BROKER_BOUNDARIES_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Tick to decision/order: fine around the 5 ms goal and the batch cut interval, up to a stalled pipeline.
+PIPELINE_BOUNDARIES_S: tuple[float, ...] = (
+    0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0,
+)
 
 # Prometheus regex (RE2, anchored) that picks our series out of Ray's export; group 1 is the new name.
 RELABEL_REGEX = "ray_((?:trading|alpaca)_.+|circuit_breaker_status|postgresql_up)"
@@ -131,14 +136,17 @@ FEATURE_UPDATE_SECONDS = _h("trading_feature_update_seconds", "Time to update fe
 INFERENCE_SECONDS = _h("trading_inference_seconds", "Time of one batched model predict", LATENCY_BOUNDARIES_S)
 RISK_CHECK_SECONDS = _h("trading_risk_check_seconds", "Time of the risk check of one order batch", LATENCY_BOUNDARIES_S)
 ORDER_ACK_SECONDS = _h("trading_order_ack_seconds", "Order submit to broker acknowledgement", BROKER_BOUNDARIES_S)
-TICK_TO_ORDER_SECONDS = _h("trading_tick_to_order_seconds", "Market event receipt to order submission", BROKER_BOUNDARIES_S)
+TICK_TO_ORDER_SECONDS = _h("trading_tick_to_order_seconds", "Market event receipt to order submission", PIPELINE_BOUNDARIES_S)
+TICK_TO_DECISION_SECONDS = _h("trading_tick_to_decision_seconds",
+                              "Market data batch complete at the risk actor to its order batch decided and sent",
+                              PIPELINE_BOUNDARIES_S)
 
 ALL_METRICS: tuple[MetricSpec, ...] = (
     ALPACA_WEBSOCKET_CONNECTED, CIRCUIT_BREAKER_STATUS, POSTGRESQL_UP, ALPACA_API_ERRORS,
     EVENTS_IN, EVENTS_OUT, BUS_SEQUENCE_GAPS, BUS_DROPS, BUS_HANDSHAKES_REFUSED, MARKET_DATA_LAST_BATCH, SIGNALS, PREDICTIONS,
     ORDERS, FILLS, RISK_REJECTIONS, POSITIONS_OPEN, EXPOSURE_USD, DAILY_PNL_USD, MODEL_VERSION_INFO,
     ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, FEATURE_UPDATE_SECONDS, INFERENCE_SECONDS, RISK_CHECK_SECONDS, ORDER_ACK_SECONDS,
-    TICK_TO_ORDER_SECONDS,
+    TICK_TO_ORDER_SECONDS, TICK_TO_DECISION_SECONDS,
 )
 
 

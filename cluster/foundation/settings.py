@@ -86,6 +86,8 @@ class RaySettings(_Section):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster; None = Ray's own count")
     actor_num_cpus: float = Field(0.25, gt=0, le=64, description="CPU reservation of each trading actor")
     metrics_report_interval_ms: int = Field(2000, ge=100)
+    worker_niceness: int = Field(0, ge=0, le=19, description="nice value of a local cluster's workers (the trading "
+                                 "actors); Ray's own default, 15, lets any other process on the machine go first")
     log_to_driver: bool = Field(False, description="echo actor logs in the driver's terminal (they are always in "
                                 "the Ray dashboard and under the session's log directory)")
 

@@ -26,7 +26,7 @@ SEED_METRICS = ("circuit_breaker_status", "postgresql_up", "alpaca_websocket_con
 CORE_PANELS = (
     "Circuit breaker", "Daily P&L", "Exposure", "Orders by status", "Messages in by actor", "Messages out by actor",
     "Feature update (per batch)", "Inference (per batch)", "Risk check (per batch)", "Order ack (broker)",
-    "Tick to order",
+    "Tick to order", "Tick to decision",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +55,18 @@ def make_engine(url: str | URL, *, echo: bool = False, connect_timeout_s: int = 
     )
 
 
-try:
-    import psycopg2
-
-    _PG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
-except ImportError:  # pragma: no cover - SQLite-only installs
-    _PG_CONNECTION_ERRORS = ()
+def _pg_connection_errors() -> tuple[type[BaseException], ...]:
+    """psycopg2's connection errors, if the driver is loaded: it is only imported (by SQLAlchemy) for a
+    PostgreSQL URL, and an error of a driver never loaded cannot occur, so SQLite processes skip it."""
+    psycopg2 = sys.modules.get("psycopg2")
+    return (psycopg2.OperationalError, psycopg2.InterfaceError) if psycopg2 is not None else ()
 
 
 def is_connection_error(error: BaseException) -> bool:
     """True when the database could not be reached or the connection dropped (retry later);
     False for errors that the same statement would hit again (a bug or bad data)."""
-    if _PG_CONNECTION_ERRORS and isinstance(error, _PG_CONNECTION_ERRORS):
+    pg_errors = _pg_connection_errors()
+    if pg_errors and isinstance(error, pg_errors):
         return True  # raised by the COPY path, which uses the driver's cursor directly
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True

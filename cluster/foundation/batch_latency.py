@@ -1,0 +1,51 @@
+"""Time from a batch's arrival to the moment an actor is done with it, observed into a histogram.
+
+The risk actor uses it for trading_tick_to_decision_seconds: `arrived(k)` when market data batch k is
+complete there (its BatchEnd was read), `done(k)` when the order batch of k has been sent, which is
+the decision, with or without orders. Every decided batch is one observation, so the histogram has a
+sample per batch (tens per second live), not only per order.
+
+Pure: the monotonic clock is injected; observations go through the Metrics facade. A batch that is
+never done (a restart re-runs it from history) is forgotten once `keep` newer batches have arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from cluster.foundation.metrics import Metrics, MetricSpec
+
+
+class BatchLatency:
+    def __init__(self, metrics: Metrics, spec: MetricSpec, clock: Callable[[], float] = time.perf_counter,
+                 keep: int = 10_000) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self._metrics = metrics
+        self._spec = spec
+        self._clock = clock
+        self._keep = keep
+        self._arrived: OrderedDict[int, float] = OrderedDict()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._arrived)
+
+    def arrived(self, batch: int) -> None:
+        """Batch `batch` is here (the first arrival counts: a copy sent again after a restart does not)."""
+        if batch in self._arrived:
+            return
+        self._arrived[batch] = self._clock()
+        while len(self._arrived) > self._keep:
+            self._arrived.popitem(last=False)
+
+    def done(self, batch: int) -> float | None:
+        """Observe arrival -> now for `batch` and return it in seconds; None if its arrival was not seen."""
+        start = self._arrived.pop(batch, None)
+        if start is None:
+            return None
+        seconds = max(0.0, self._clock() - start)
+        self._metrics.observe(self._spec, seconds)
+        return seconds
