@@ -27,6 +27,7 @@ from cluster.foundation.bus_curve import with_curve_keys
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.grouping import (
     choose_groups,
+    local_signal_slots,
     offered_signal_slots,
     partition,
     plan_groups,
@@ -89,7 +90,7 @@ class Supervisor:
     def start(self, timeout_s: float = 60.0) -> ray_calls.ClusterInfo:
         local_resources = {
             placement.CORE_RESOURCE: 1.0,
-            placement.SIGNALS_RESOURCE: float(max(4, len(self.groups))),
+            placement.SIGNALS_RESOURCE: float(max(local_signal_slots(), len(self.groups))),
             placement.TRAIN_RESOURCE: 1.0,
         }
         self.info = ray_calls.init_cluster(self.settings.ray, self.address, local_resources)

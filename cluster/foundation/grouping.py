@@ -4,7 +4,10 @@ One signal actor per symbol group. Too many actors cost a process, a socket and 
 each (a universe of 1,000 symbols at 2 per group would ask for 500); too few leave signal slots
 idle. So by default the universe is spread over the signal slots the cluster offers (the
 `trading_signals` resource, SIGNALS_SLOTS_PER_NODE per signals node), never fewer than
-MIN_SYMBOLS_PER_GROUP symbols per group. An explicit `signal.group_size` always wins.
+MIN_SYMBOLS_PER_GROUP symbols per group. A local cluster started by this process (a laptop) offers
+one slot per CPU core it may use, up to one signals node's worth: signal actors are CPU-bound, and
+more of them than cores only add processes (memory) that wait for each other. An explicit
+`signal.group_size` always wins.
 
 Pure: the caller says how many slots there are (`offered_signal_slots` reads them from a running
 Ray cluster when there is one).
@@ -13,6 +16,7 @@ Ray cluster when there is one).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -64,16 +68,25 @@ def signal_slots_from(resources: Mapping[str, float] | None) -> int:
     return offered if offered >= 1 else SIGNALS_SLOTS_PER_NODE
 
 
+def local_signal_slots(cpus: int | None = None) -> int:
+    """Signal slots of a local cluster: one per usable CPU core, at most one signals node's worth."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(SIGNALS_SLOTS_PER_NODE, cpus))
+
+
 def offered_signal_slots() -> int:
     """Signal slots of the Ray cluster this process is connected to; before it connects (a local
-    cluster is started by the supervisor with one signals node's worth), SIGNALS_SLOTS_PER_NODE."""
+    cluster started by the supervisor), the local cluster's slots."""
     import sys
 
     if "ray" not in sys.modules:  # never import Ray just to ask: a replay in one process has none
-        return SIGNALS_SLOTS_PER_NODE
+        return local_signal_slots()
     from cluster.foundation import ray_calls
 
-    return signal_slots_from(ray_calls.cluster_resources() if ray_calls.is_initialized() else None)
+    if not ray_calls.is_initialized():
+        return local_signal_slots()
+    return signal_slots_from(ray_calls.cluster_resources())
 
 
 def _count(n_symbols: int, group_size: int) -> int:

@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 
 from cluster.app.supervisor import Supervisor, plan_groups
 from cluster.foundation.errors import ConfigError
-from cluster.foundation.grouping import MIN_SYMBOLS_PER_GROUP, choose_groups, signal_slots_from
+from cluster.foundation.grouping import (
+    MIN_SYMBOLS_PER_GROUP,
+    choose_groups,
+    local_signal_slots,
+    signal_slots_from,
+)
 from cluster.foundation.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
 from cluster.foundation.settings import load_settings
 
@@ -65,10 +70,16 @@ def test_signal_slots_when_the_cluster_offers_the_signals_resource_then_they_cou
     assert signal_slots_from(None) == SIGNALS_SLOTS_PER_NODE
 
 
+def test_local_slots_when_the_machine_has_few_or_many_cores_then_one_per_core_up_to_a_node():
+    assert [local_signal_slots(cpus) for cpus in (1, 2, 3, 4, 64)] == [1, 2, 3, 4, SIGNALS_SLOTS_PER_NODE]
+    assert local_signal_slots(0) == 1
+
+
 def test_supervisor_when_1000_symbols_with_default_settings_then_a_sane_number_of_signal_actors():
     sup = Supervisor(_settings_with_universe(1000))
     signal_actors = [n for n in sup.desired() if n.startswith("signal-")]
-    assert len(signal_actors) == SIGNALS_SLOTS_PER_NODE
+    assert len(signal_actors) == local_signal_slots()  # one per usable core, up to a signals node's worth
+    assert 1 <= len(signal_actors) <= SIGNALS_SLOTS_PER_NODE
     assert sorted(s for g in sup.groups.values() for s in g) == [f"S{i:04d}" for i in range(1000)]
 
 
