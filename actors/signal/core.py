@@ -1,7 +1,13 @@
 """The pure signal core: bars in, one batched model call per market-data batch, signals out.
 
-No Ray, no I/O. The actor around it feeds bars and quotes, calls end_batch on every BatchEnd
-and publishes the returned SignalBatch (which doubles as the group's watermark).
+No Ray, no I/O. The actor around it feeds a batch's bars and quotes (on_items), calls end_batch on
+every BatchEnd and publishes the returned SignalBatch (which doubles as the group's watermark).
+
+The features of the group's symbols are numpy arrays indexed by symbol slot
+(models/features/vector.py): a batch advances every symbol it holds at once, in rounds of distinct
+symbols when a symbol has several bars in the batch, and its warm rows go to the model in one
+predict. Equal to one StreamingFeatures per symbol fed bar by bar (tests/unit/signal/
+test_signal_core_batches.py).
 
 Scores map to targets with a dead band, so a model with continuous scores does not flip on
 noise: score >= threshold -> +1; score <= -threshold -> -1 (0 when shorting is not allowed);
@@ -60,6 +66,8 @@ class SignalCore:
         self._features = VectorFeatures(len(self._symbols))
         self._targets: NDArray[np.int64] = np.zeros(len(self._symbols), dtype=np.int64)
         self._queue: list[_Rows] = []
+        self._inbox: list[Bar | Quote] = []  # fed by on_bar/on_quote, not yet advanced
+        self._inbox_batch = 0
         self._seq = 0
         self._bars = 0
         self._rows_predicted = 0
@@ -75,48 +83,56 @@ class SignalCore:
         return self._model.version
 
     def target(self, symbol: str) -> int:
+        self._flush()
         return int(self._targets[self._slot_of[symbol]])
 
     def feature_values(self, symbol: str) -> tuple[float, ...]:
+        self._flush()
         values: list[float] = self._features.values[self._slot_of[symbol]].tolist()
         return tuple(values)
 
     def on_bar(self, bar: Bar, batch: int) -> None:
-        """One bar: on_items([bar], batch)."""
-        self.on_items((bar,), batch)
+        """One bar of `batch`; bars fed one by one are collected and advanced together (on_items)."""
+        if self._inbox and batch != self._inbox_batch:
+            self._flush()
+        self._inbox_batch = batch
+        self._inbox.append(bar)
 
     def on_quote(self, quote: Quote) -> None:
         """One quote (the spread input); rows already queued keep the spread they were taken with."""
-        self.on_items((quote,), 0)
+        self._inbox.append(quote)
+
+    def _flush(self) -> None:
+        """Advance the features by what on_bar/on_quote collected (every reader of the state calls it)."""
+        if self._inbox:
+            items, self._inbox = self._inbox, []
+            self._advance(items, self._inbox_batch)
 
     def on_items(self, items: Sequence[Bar | Quote], batch: int) -> None:
         """Bars and quotes of `batch` in arrival order: advance the features of every symbol at once,
         queue the warm bars' rows for end_batch. Equal to calling on_bar/on_quote item by item."""
+        self._flush()
+        self._advance(items, batch)
+
+    def _advance(self, items: Sequence[Bar | Quote], batch: int) -> None:
+        if not items:
+            return
         slot_of = self._slot_of
-        slots: list[int] = []
-        is_bar: list[bool] = []
-        a: list[float] = []  # close or bid
-        b: list[float] = []  # volume or ask
-        ts: list[int] = []
-        for item in items:
-            slot = slot_of.get(item.symbol)
-            if slot is None:
-                self._ignored += 1
-                continue
-            slots.append(slot)
-            ts.append(item.ts_ns)
-            if isinstance(item, Bar):
-                is_bar.append(True)
-                a.append(item.close)
-                b.append(item.volume)
-            else:
-                is_bar.append(False)
-                a.append(item.bid)
-                b.append(item.ask)
-        if slots:
-            self.on_arrays(batch, np.array(slots, dtype=np.int64), np.array(is_bar, dtype=np.bool_),
-                           np.array(a, dtype=np.float64), np.array(b, dtype=np.float64),
-                           np.array(ts, dtype=np.int64))
+        slots = np.array([slot_of.get(m.symbol, -1) for m in items], dtype=np.int64)
+        ts = np.array([m.ts_ns for m in items], dtype=np.int64)
+        is_bar = np.array([type(m) is Bar for m in items], dtype=np.bool_)
+        if is_bar.all():
+            a = np.array([m.close for m in items], dtype=np.float64)  # type: ignore[union-attr]
+            b = np.array([m.volume for m in items], dtype=np.float64)  # type: ignore[union-attr]
+        else:
+            a = np.array([m.close if isinstance(m, Bar) else m.bid for m in items], dtype=np.float64)
+            b = np.array([m.volume if isinstance(m, Bar) else m.ask for m in items], dtype=np.float64)
+        known = slots >= 0
+        if not known.all():
+            self._ignored += int((~known).sum())
+            slots, is_bar, a, b, ts = slots[known], is_bar[known], a[known], b[known], ts[known]
+        if len(slots):
+            self.on_arrays(batch, slots, is_bar, a, b, ts)
 
     def on_arrays(self, batch: int, slots: NDArray[np.int64], is_bar: NDArray[np.bool_], a: NDArray[np.float64],
                   b: NDArray[np.float64], ts_ns: NDArray[np.int64]) -> None:
@@ -145,6 +161,7 @@ class SignalCore:
 
     def end_batch(self, batch: int, final: bool = False) -> SignalBatch:
         """Score every row queued since the last call in ONE predict; return this batch's signals."""
+        self._flush()
         late = [rows.batch for rows in self._queue if rows.batch > batch]
         if late:
             raise BadInput(f"group {self.group}: end_batch({batch}) would close bars of later batch {max(late)}")
@@ -163,6 +180,7 @@ class SignalCore:
         Afterwards the core is in the state of one that processed `history` live. Call it
         before the first live bar: rows still waiting for end_batch would be mixed in.
         """
+        self._flush()
         if self._queue:
             raise ValueError(f"group {self.group}: warm() with {self.pending_rows} live rows pending")
         self.on_items(list(history), batch=-1)
@@ -171,15 +189,18 @@ class SignalCore:
     def swap_model(self, model: Model) -> None:
         """Serve the next batch with `model`; refused mid-batch or when its features differ."""
         _require_spec(model)
+        self._flush()
         if self._queue:
             raise ValueError(f"group {self.group}: swap_model with {self.pending_rows} rows pending")
         self._model = model
 
     @property
     def pending_rows(self) -> int:
+        self._flush()
         return sum(len(rows.slots) for rows in self._queue)
 
     def stats(self) -> dict[str, int | str]:
+        self._flush()
         return {
             "bars": self._bars,
             "rows_predicted": self._rows_predicted,
