@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from conftest import SYMBOLS, real_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from models.features.streaming import StreamingFeatures
 from models.features.vector import VectorFeatures, rounds
 
 SPREAD = FEATURE_NAMES.index("spread_bps")
+SYMBOLS = ("SPY", "IBM", "BAC", "AIG", "AAPL")
 
 
 def _assert_same(vector: VectorFeatures, reference: list[StreamingFeatures]) -> None:
@@ -57,9 +57,9 @@ def test_vector_when_random_paths_with_gaps_then_equals_streaming_per_symbol(
         _assert_same(vector, reference)
 
 
-def test_vector_when_all_shipped_symbols_in_one_group_then_equals_pandas_ta_features() -> None:
+def test_vector_when_all_shipped_symbols_in_one_group_then_equals_pandas_ta_features(bars_of) -> None:  # type: ignore[no-untyped-def]
     # Arrange: the five symbols' real bars interleaved by time, one slot each
-    frames = {symbol: real_bars(symbol) for symbol in SYMBOLS}
+    frames = {symbol: bars_of(symbol) for symbol in SYMBOLS}
     rows = pd.concat([f.assign(slot=i, row=np.arange(len(f))) for i, f in enumerate(frames.values())])
     rows = rows.sort_values(["timestamp", "slot"], kind="stable")
     vector = VectorFeatures(len(SYMBOLS))
