@@ -5,9 +5,9 @@
 The model is trained on the shipped minute bars with the default TrainConfig (or loaded from
 --model). Predict rows are real feature rows. SignalCore replays the real 2013 bars and quotes of
 each symbol group (settings.signal.universe cut into group_size groups); one batch per minute,
-as the live feed delivers it. An event's latency = its on_bar (feature update and queueing)
-+ the end_batch of its batch (the one predict call and target updates): the time from the bar's
-arrival until its signal is decided.
+as the live feed delivers it. An event's latency = its batch's on_items (the features of every
+symbol of the group, advanced together, and the rows queued) + the batch's end_batch (the one
+predict call and target updates): the time from the batch's arrival until its signals are decided.
 """
 
 from __future__ import annotations
@@ -67,36 +67,34 @@ def _percentiles(values_ns: list[int]) -> dict[str, float]:
 def signal_core_latency(model: XgbModel, symbols: tuple[str, ...]) -> dict[str, Any]:
     events = list(open_source(resolve_paths(list(MINUTE_FILES)), start="2013-10-04", end="2013-10-11", symbols=symbols))
     core = SignalCore("bench", symbols, model, allow_short=False)
-    on_bar_ns: list[int] = []
+    features_ns: list[int] = []
     end_batch_ns: list[int] = []
     event_ns: list[int] = []
-    pending: list[int] = []
-    batch, current_ts = 0, None
+    bars = 0
     clock = time.perf_counter_ns
+    minutes: list[list[Bar | Quote]] = []
     for event in events:
-        if current_ts is not None and event.ts_ns != current_ts:
-            started = clock()
-            core.end_batch(batch)
-            spent = clock() - started
-            end_batch_ns.append(spent)
-            event_ns.extend(bar_ns + spent for bar_ns in pending)
-            pending.clear()
-            batch += 1
-        current_ts = event.ts_ns
-        if isinstance(event, Bar):
-            started = clock()
-            core.on_bar(event, batch)
-            spent = clock() - started
-            on_bar_ns.append(spent)
-            pending.append(spent)
-        elif isinstance(event, Quote):
-            core.on_quote(event)
-    core.end_batch(batch, final=True)
+        if not isinstance(event, Bar | Quote):
+            continue
+        if not minutes or event.ts_ns != minutes[-1][-1].ts_ns:
+            minutes.append([])
+        minutes[-1].append(event)
+    for batch, items in enumerate(minutes):
+        started = clock()
+        core.on_items(items, batch)  # the batch's features, every symbol of the group at once
+        fed = clock()
+        core.end_batch(batch, final=batch == len(minutes) - 1)
+        done = clock()
+        features_ns.append(fed - started)
+        end_batch_ns.append(done - fed)
+        n_bars = sum(1 for item in items if isinstance(item, Bar))
+        bars += n_bars
+        event_ns.extend([done - started] * n_bars)
     return {
         "group": ",".join(symbols),
-        "bars": len(on_bar_ns),
+        "bars": bars,
         "batches": len(end_batch_ns),
-        "on_bar": _percentiles(on_bar_ns),
+        "features": _percentiles(features_ns),
         "end_batch": _percentiles(end_batch_ns),
         "event": _percentiles(event_ns),
         "rows_predicted": core.stats()["rows_predicted"],
@@ -125,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in predict:
         print(f"{row['batch']:>6} {row['rows_per_s']:>12,.0f} {row['us_per_call']:>10.1f}")
     print("\nSignalCore per event (bar -> decided signal), one batch per minute")
-    print(f"{'group':>10} {'bars':>6} {'on_bar p50/p99 us':>18} {'end_batch p50/p99 us':>21} {'event p50/p99 us':>17}")
+    print(f"{'group':>10} {'bars':>6} {'on_items p50/p99 us':>20} {'end_batch p50/p99 us':>21} {'event p50/p99 us':>17}")
     for g in latency:
-        print(f"{g['group']:>10} {g['bars']:>6} {g['on_bar']['p50_us']:>8.1f}/{g['on_bar']['p99_us']:<9.1f}"
+        print(f"{g['group']:>10} {g['bars']:>6} {g['features']['p50_us']:>9.1f}/{g['features']['p99_us']:<10.1f}"
               f" {g['end_batch']['p50_us']:>10.1f}/{g['end_batch']['p99_us']:<10.1f}"
               f" {g['event']['p50_us']:>8.1f}/{g['event']['p99_us']:<8.1f}")
     return 0

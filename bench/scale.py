@@ -147,7 +147,7 @@ def _ours(run: dict[str, Any]) -> dict[str, Any]:
 STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "feed: read, parse, merge, cut batches": (("batcher.py", "batches"),),
     "feed: books, by-symbol fan-out": (("backtest.py", "_feed"), ("batcher.py", "by_symbol")),
-    "signal: features per bar/quote": (("signal/core.py", "on_bar"), ("signal/core.py", "on_quote")),
+    "signal: features, a batch at a time": (("signal/core.py", "on_items"),),
     "signal: batched predict, targets": (("signal/core.py", "end_batch"),),
     "risk: marks and checks": (("backtest.py", "decide_batch"),),
     "execution: submit (intent log)": (("execution/core.py", "submit"),),

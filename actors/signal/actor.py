@@ -162,14 +162,10 @@ class SignalActor(ActorShell):
 
     def _process(self, batch: int, items: list[Bar | Quote], final: bool) -> None:
         t0 = time.perf_counter()
-        for item in items:
-            if isinstance(item, Bar):
-                self.bars_by_symbol[item.symbol] += 1
-                self.core.on_bar(item, batch)
-            else:
-                self.core.on_quote(item)
+        self.bars_by_symbol.update(item.symbol for item in items if isinstance(item, Bar))
+        self.core.on_items(items, batch)
         t1 = time.perf_counter()
-        rows = self.core.stats().get("pending_rows", 0)
+        rows = self.core.pending_rows
         sb = self.core.end_batch(batch, final)
         t2 = time.perf_counter()
         self.pub.send(bus.topic(bus.SIGNALS, self.group), [sb])

@@ -236,11 +236,7 @@ class InProcessReplay:
                     pending[i].extend(msgs)
             signals: list[Signal] = []
             for core, group_items in zip(cores, pending, strict=True):
-                for item in group_items:
-                    if isinstance(item, Bar):
-                        core.on_bar(item, k)
-                    elif isinstance(item, Quote):
-                        core.on_quote(item)
+                core.on_items([m for m in group_items if not isinstance(m, Trade)], k)
                 signals += core.end_batch(k, final).signals
             # risk decides batch k (batch k-1 is settled: this loop is the lockstep)
             received = [m for msgs in per_symbol.values() for m in msgs]

@@ -7,7 +7,6 @@ on_error is None, otherwise reported and skipped while every other row is still 
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Collection, Iterator, Sequence
 from math import isfinite
 from pathlib import Path
@@ -297,8 +296,8 @@ def open_source(
     """All files merged into one stream ordered by merge_key; start/end are inclusive UTC dates.
 
     The shipped files are grouped by symbol rather than by time, so each file is read once into
-    per-symbol runs (each already time-ordered, which the readers check) and heapq.merge
-    interleaves all runs lazily. Ties are broken by the order of `paths`: fully deterministic.
+    per-symbol runs (each already time-ordered, which the readers check), and the runs are merged
+    by one stable sort. Ties are broken by the order of `paths`: fully deterministic.
     """
     low, high = _utc_day_bounds(start, end)
     wanted = None if symbols is None else frozenset(symbols)
@@ -321,4 +320,9 @@ def _merged(
                 run = by_symbol[message.symbol] = []
             run.append(message)
         runs.extend(by_symbol.values())
-    yield from heapq.merge(*runs, key=merge_key)
+    # Every run is in memory already: one stable sort of their concatenation is heapq.merge's order
+    # (ties by run, then position in the run) at a fraction of its per-message cost.
+    merged = [message for run in runs for message in run]
+    del runs
+    merged.sort(key=merge_key)
+    yield from merged

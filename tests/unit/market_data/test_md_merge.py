@@ -91,3 +91,36 @@ def test_open_source_when_start_is_not_a_date_then_value_error():
     # Act / Assert
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         open_source(ALL_FILES, start="2013/10/07")
+
+
+def test_open_source_when_rows_tie_on_time_kind_and_symbol_then_run_order_as_a_heap_merge_gives(tmp_path):
+    """The merged order is exactly heapq.merge's over the per-file, per-symbol runs (ties: file, then row)."""
+    import heapq
+
+    from cluster.foundation.market_files import merge_key
+
+    # Arrange: two files whose bars tie on (time, kind, symbol) and differ in volume only
+    header = "symbol,timestamp,open,high,low,close,volume\n"
+    rows = [("B", "2024-01-02T14:31:00Z"), ("A", "2024-01-02T14:30:00Z"), ("A", "2024-01-02T14:31:00Z"),
+            ("B", "2024-01-02T14:31:00Z"), ("A", "2024-01-02T14:31:00Z")]
+    paths = []
+    for f in range(2):
+        path = tmp_path / f"bars{f}.csv"
+        path.write_text(header + "".join(f"{s},{t},10,11,9,10,{100 * f + i}\n" for i, (s, t) in enumerate(rows)))
+        paths.append(path)
+    runs = []
+    for path in paths:
+        by_symbol: dict[str, list] = {}
+        for message in read_file(path):
+            by_symbol.setdefault(message.symbol, []).append(message)
+        runs += by_symbol.values()
+    # Act / Assert
+    assert list(open_source(paths)) == list(heapq.merge(*runs, key=merge_key))
+    shipped = [p for p in ALL_FILES if "minute" in p.name]
+    runs = []
+    for path in shipped:
+        by_symbol = {}
+        for message in read_file(path):
+            by_symbol.setdefault(message.symbol, []).append(message)
+        runs += by_symbol.values()
+    assert list(open_source(shipped)) == list(heapq.merge(*runs, key=merge_key))
