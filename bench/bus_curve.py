@@ -1,7 +1,7 @@
 """What CURVE costs the bus per batch: one 256-bar market-data envelope, XPUB -> SUB over loopback TCP
 through cluster.foundation.bus, plain against CURVE (bus.curve = "always"), measured in the same run.
 
-Run: .venv/bin/python bench/bus_curve.py [--batches 2000] [--json]   (not part of run_all.py yet)
+Run: .venv/bin/python bench/bus_curve.py [--batches 2000] [--json]   (part of `make bench`)
 """
 
 from __future__ import annotations

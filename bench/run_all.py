@@ -294,6 +294,25 @@ def render_live(live: dict) -> list[str]:
     return lines
 
 
+def render_curve(curve: dict) -> str:
+    plain, cur = curve["plain"], curve["curve"]
+    return "\n".join([
+        "## Bus: plain against CURVE (`bench/bus_curve.py`)",
+        "",
+        f"One market-data envelope of 256 bars ({curve['envelope_bytes']:,} bytes), XPUB -> SUB over loopback TCP "
+        "through `cluster.foundation.bus`, plain and with CURVE forced (`bus.curve = \"always\"`; off loopback the "
+        "bus is always CURVE), in the same run.",
+        "",
+        "| | sent -> decoded median us | p99 us | batches/s back to back |",
+        "|---|---:|---:|---:|",
+        f"| plain | {plain['median_us']:.0f} | {plain['p99_us']:.0f} | {plain['batches_per_s']:,.0f} |",
+        f"| CURVE | {cur['median_us']:.0f} | {cur['p99_us']:.0f} | {cur['batches_per_s']:,.0f} |",
+        f"| **CURVE / plain** | **{cur['median_us'] / plain['median_us']:.2f}x** | | "
+        f"**{cur['batches_per_s'] / plain['batches_per_s']:.2f}x** |",
+        "",
+    ])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--write", default="BENCHMARKS.md")
@@ -319,6 +338,8 @@ def main() -> int:
     print("inference ...", file=sys.stderr)
     inference = _json("inference.py")
     risk_text = _text("risk.py", "50000", "0.02")
+    print("bus: plain vs CURVE ...", file=sys.stderr)
+    curve = _json("bus_curve.py")
     print("recovery (market data, a signals node, the core node; needs root for network namespaces) ...",
           file=sys.stderr)
     from recovery import run as run_recovery
@@ -327,7 +348,7 @@ def main() -> int:
     recovery = run_recovery()
     load = (load_before, os.getloadavg())
     text = render(replay, feed, persistence, inference, risk_text, scale, live, load) + "\n"
-    (ROOT / args.write).write_text(text + "\n" + recovery_section(recovery))
+    (ROOT / args.write).write_text(text + "\n" + render_curve(curve) + "\n" + recovery_section(recovery))
     print(f"wrote {args.write}", file=sys.stderr)
     return 0
 
