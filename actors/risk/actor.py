@@ -230,6 +230,9 @@ class RiskActor(ActorShell):
         if self.final_decided:  # no decision waits for reports any more
             for j, report in self.gate.drain():
                 self._apply_settlement(j, report)
+            if self.loose and self.gate.applied == self.gate.settled:  # late reports after the last batch
+                self._apply_updates(self.loose, live=True)
+                self.loose = []
         if not got:
             self._waiter.wait(5)
 
