@@ -16,6 +16,7 @@ from typing import Any
 
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
+from actors.execution.live_reconcile import BrokerReconciler
 from actors.execution.sim_broker import SimBroker
 from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
@@ -47,6 +48,7 @@ from cluster.foundation.wire import (
 )
 
 REPORT_HISTORY_BATCHES = 100_000
+RETRY_INTERVAL_S = 1.0  # sends with an unknown outcome are looked up again at most this often
 ORDERS = "orders"  # the gate's one part of a batch: risk's OrderBatch (with its arrival time)
 
 
@@ -71,6 +73,7 @@ class ExecutionActor(ActorShell):
         self.clock = EventClock(replay=settings.market_data.source != "alpaca" or settings.alpaca.simulated)
         self.repo = make_repository(settings, self.name)
         self.broker = make_broker(settings)
+        self.live_broker = settings.execution.broker != "sim"
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
@@ -90,7 +93,8 @@ class ExecutionActor(ActorShell):
         self.restarted = ray_calls.was_reconstructed()
         self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
         self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
-        self.reconciler = self._make_reconciler()
+        self.reconciler = BrokerReconciler(self.core, self.repo, self.broker, self.clock)
+        self._retry_at = 0.0
         self.start_loop()
 
     def recover(self) -> None:
@@ -101,8 +105,8 @@ class ExecutionActor(ActorShell):
                              extra={"actor": self.name, "correlation_id": "restart"})
             resent = self.core.retry_unacknowledged()  # the broker never saw them: send once
             self._resume_lockstep()
-        reconciled = self._reconcile(publish=False) if self.reconciler is not None else []
-        self.startup_updates = resent + reconciled
+        polled, _ = self.core.poll()  # the stream's first connection is the start-up reconciliation
+        self.startup_updates = resent + polled + self._reconcile()
 
     # ---- control plane -------------------------------------------------------------------------
 
@@ -134,13 +138,8 @@ class ExecutionActor(ActorShell):
 
     def broker_positions(self) -> dict[str, str] | None:
         """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
-        if self.reconciler is None:
-            return None
-        from actors.execution.alpaca_rest import AlpacaClientConfig
-        from actors.execution.reconcile import load_alpaca_snapshot
-
-        snapshot = load_alpaca_snapshot(AlpacaClientConfig.from_settings(self.settings.alpaca))
-        return {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
+        snapshot = self.broker.snapshot()
+        return None if snapshot is None else {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
         return self.next_batch - 1
@@ -153,8 +152,7 @@ class ExecutionActor(ActorShell):
             "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
             "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
             "phase": self.lifecycle.phase,
-            "reconcile": None if self.reconciler is None else {
-                "runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
+            "reconcile": {"runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
             "bus": {"orders": bus.stats_dict(self.orders_in.stats),
                     "reports": bus.stats_dict(self.reports_out.stats)},
         }
@@ -207,9 +205,7 @@ class ExecutionActor(ActorShell):
         self.repo.close()
         self.orders_in.close()
         self.reports_out.close()
-        close = getattr(self.broker, "close", None)
-        if close is not None:
-            close()
+        self.broker.close()
 
     # ---- data plane ----------------------------------------------------------------------------
 
@@ -223,13 +219,18 @@ class ExecutionActor(ActorShell):
                     self.gate.offer(item.batch, ORDERS, (item, time.perf_counter()))
         while self._try_execute():
             got = True
-        if self.reconciler is not None and self.reconciler.due():
-            self._reconcile()
-        live = self.core.poll()
+        live, reconnected = self.core.poll()
+        if reconnected:
+            self.reconciler.reconnected()
+        if self.core.has_unacknowledged and time.monotonic() >= self._retry_at:  # on every loop, paced
+            self._retry_at = time.monotonic() + RETRY_INTERVAL_S
+            live += self.core.retry_unacknowledged()
+        if self.reconciler.due():
+            live += self._reconcile()
         if live:
             self._publish(live, None)
         if not got:
-            self._waiter.wait(2 if self.reconciler is not None else 5)
+            self._waiter.wait(2 if self.live_broker else 5)
 
     def _try_execute(self) -> bool:
         release = self.gate.release([ORDERS])
@@ -267,8 +268,7 @@ class ExecutionActor(ActorShell):
         self.db_probe.sample()
         self.bus_loss.export({"orders": self.orders_in.stats},
                              {"reports": self.reports_out.stats})
-        rest = getattr(self.broker, "rest", None)
-        self.api_errors.export(getattr(rest, "error_counts", None))
+        self.api_errors.export(self.broker.error_counts())
 
     def _log_sent(self, k: int, orders: list[Any]) -> None:
         for o in orders:
@@ -289,29 +289,15 @@ class ExecutionActor(ActorShell):
         return {"actor": self.name, "client_order_id": client_order_id, "symbol": symbol,
                 "correlation_id": correlation_id or f"batch-{k}"}
 
-    def _make_reconciler(self) -> Any:
-        if self.settings.execution.broker != "alpaca":
-            return None
-        from actors.execution.alpaca_rest import AlpacaClientConfig
-        from actors.execution.live_reconcile import BrokerReconciler
-        from actors.execution.reconcile import load_alpaca_snapshot
-
-        config = AlpacaClientConfig.from_settings(self.settings.alpaca)
-        stream = getattr(self.broker, "stream", None)
-        return BrokerReconciler(self.core, self.repo, lambda: load_alpaca_snapshot(config),
-                                lambda: stream.connects if stream is not None else 0, self.clock)
-
-    def _reconcile(self, publish: bool = True) -> list[OrderUpdate]:
-        """At start-up and after the broker's stream reconnected: adopt what happened meanwhile."""
+    def _reconcile(self) -> list[OrderUpdate]:
+        """At start-up and after the broker's Reconnected marker: adopt what happened meanwhile."""
         try:
             updates = self.reconciler.run()
-        except Exception as exc:  # the broker may be down: trade on, try again on the next connect
+        except Exception as exc:  # the broker may be down: trade on, try again after the next reconnect
             self.log.warning("reconciliation with the broker failed: %s", exc)
             return []
         if updates:
             self.log.warning("reconciliation applied %d order updates", len(updates))
-            if publish:
-                self._publish(updates, None)
         return updates
 
     def _publish(self, updates: list[OrderUpdate], settled: Settled | None) -> None:
