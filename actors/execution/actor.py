@@ -1,9 +1,10 @@
 """ExecutionActor (singleton): turns approved orders into broker orders and reports what happens.
 
-Batch k is executed when both the feed's BatchEnd(k) and the risk actor's OrderBatch(k) are here:
-the batch's orders are submitted (intent logged first, so a retry never makes a second order), then
-the batch's market data is shown to the broker (the simulated broker fills against it), and all
-resulting order updates go out in ONE envelope ending with Settled(k). With a live broker, updates
+Batch k is executed when the risk actor's OrderBatch(k) is here (risk sends one for every batch,
+empty ones too; the BatchGate releases them in order): the batch's orders are submitted (intent logged
+first, so a retry never makes a second order), then the market data the OrderBatch carries is shown to
+the broker (the in-process simulator fills against it), and all resulting order updates go out in ONE
+envelope ending with Settled(k). Execution subscribes to nothing else. With a live broker, updates
 that arrive on its stream between batches are published as soon as they are polled.
 """
 
@@ -15,10 +16,11 @@ from typing import Any
 
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
+from actors.execution.live_reconcile import BrokerReconciler
 from actors.execution.sim_broker import SimBroker
 from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
-from cluster.foundation.batches import BatchAssembler
+from cluster.foundation.batch_gate import BatchGate
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.metrics import (
     EVENTS_IN,
@@ -37,18 +39,17 @@ from cluster.foundation.orders import TERMINAL_STATUSES
 from cluster.foundation.settings import Settings
 from cluster.foundation.storage import make_repository
 from cluster.foundation.wire import (
-    Bar,
     Message,
     OrderBatch,
     OrderIntent,
     OrderUpdate,
-    Quote,
     Settled,
-    Trade,
     as_dict,
 )
 
 REPORT_HISTORY_BATCHES = 100_000
+RETRY_INTERVAL_S = 1.0  # sends with an unknown outcome are looked up again at most this often
+ORDERS = "orders"  # the gate's one part of a batch: risk's OrderBatch (with its arrival time)
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -72,23 +73,19 @@ class ExecutionActor(ActorShell):
         self.clock = EventClock(replay=settings.market_data.source != "alpaca" or settings.alpaca.simulated)
         self.repo = make_repository(settings, self.name)
         self.broker = make_broker(settings)
+        self.live_broker = settings.execution.broker != "sim"
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         self.api_errors = ApiErrorExporter(self.metrics)
         declare_alpaca_api_errors(self.metrics)
-        self.md_in = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(
-            self.ctx, None, topics=[bus.channel_prefix(bus.MARKET_DATA)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.orders_in = self.peer_channel(bus.ORDERS, bus.Subscriber(
             self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
-        self._waiter = bus.Waiter(self.orders_in, self.md_in)
-        self.md_assembler = BatchAssembler(accept=(Bar, Quote, Trade))
-        self.md_batches: dict[int, tuple[list[Bar | Quote | Trade], bool, float]] = {}
-        self.order_batches: dict[int, OrderBatch] = {}
-        self.next_batch = 1
+        self._waiter = bus.Waiter(self.orders_in)
+        self.gate: BatchGate[OrderBatch, None] = BatchGate(depth=0)
         self.report_history: deque[tuple[int, list[OrderUpdate]]] = deque(maxlen=REPORT_HISTORY_BATCHES)
         self.updates_sent = 0
         self.fills = 0
@@ -96,7 +93,8 @@ class ExecutionActor(ActorShell):
         self.restarted = ray_calls.was_reconstructed()
         self.live_pending: list[OrderUpdate] = []  # published between batches, kept with the next settlement
         self.startup_updates: list[OrderUpdate] = []  # go out with the first settlement: subscribers are there
-        self.reconciler = self._make_reconciler()
+        self.reconciler = BrokerReconciler(self.core, self.repo, self.broker, self.clock)
+        self._retry_at = 0.0
         self.start_loop()
 
     def recover(self) -> None:
@@ -107,20 +105,24 @@ class ExecutionActor(ActorShell):
                              extra={"actor": self.name, "correlation_id": "restart"})
             resent = self.core.retry_unacknowledged()  # the broker never saw them: send once
             self._resume_lockstep()
-        reconciled = self._reconcile(publish=False) if self.reconciler is not None else []
-        self.startup_updates = resent + reconciled
+        polled, _ = self.core.poll()  # the stream's first connection is the start-up reconciliation
+        self.startup_updates = resent + polled + self._reconcile()
 
     # ---- control plane -------------------------------------------------------------------------
+
+    @property
+    def next_batch(self) -> int:
+        return self.gate.next_batch
 
     def ready(self) -> bool:
         return self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=0.1)
 
     def _resume_lockstep(self) -> None:
-        """Continue after the last batch the risk actor saw settled: take its order batches and the
-        feed's market data since then from their histories (live copies that arrive too are ignored)."""
+        """Continue after the last batch the risk actor saw settled: take the order batches it sent since
+        (each carries what this batch needs; live copies that arrive too are ignored)."""
         ns = self.settings.ray.namespace
-        risk, md = ray_calls.get_actor("risk", ns), ray_calls.get_actor("market_data", ns)
-        if risk is None or md is None:
+        risk = ray_calls.get_actor("risk", ns)
+        if risk is None:
             return
         # Our XPUB was just re-bound: a settlement sent before the risk and feed actors have
         # re-subscribed would be lost, and the lockstep would wait for it forever.
@@ -128,24 +130,16 @@ class ExecutionActor(ActorShell):
             self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
         _wait_running(risk, self.settings.bus.connect_timeout_s)  # a restarting risk actor decides the point
         settled, pending = ray_calls.call(risk, "resume_point")
-        self.next_batch = settled + 1
+        self.gate.restart_at(settled + 1, 0)
         for ob in pending:
-            self.order_batches.setdefault(ob.batch, ob)
-        history, _ = ray_calls.call(md, "history", None, settled)
-        for k, items, final in history:
-            self.md_batches.setdefault(k, (items, final, time.perf_counter()))
+            self.gate.offer(ob.batch, ORDERS, ob)
         self.log.warning("execution resumes at batch %d (%d order batches pending)", self.next_batch, len(pending),
                          extra={"actor": self.name, "correlation_id": "restart"})
 
     def broker_positions(self) -> dict[str, str] | None:
         """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
-        if self.reconciler is None:
-            return None
-        from actors.execution.alpaca_rest import AlpacaClientConfig
-        from actors.execution.reconcile import load_alpaca_snapshot
-
-        snapshot = load_alpaca_snapshot(AlpacaClientConfig.from_settings(self.settings.alpaca))
-        return {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
+        snapshot = self.broker.snapshot()
+        return None if snapshot is None else {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
         return self.next_batch - 1
@@ -158,9 +152,8 @@ class ExecutionActor(ActorShell):
             "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
             "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
             "phase": self.lifecycle.phase,
-            "reconcile": None if self.reconciler is None else {
-                "runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
-            "bus": {"market_data": bus.stats_dict(self.md_in.stats), "orders": bus.stats_dict(self.orders_in.stats),
+            "reconcile": {"runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
+            "bus": {"orders": bus.stats_dict(self.orders_in.stats),
                     "reports": bus.stats_dict(self.reports_out.stats)},
         }
 
@@ -210,12 +203,9 @@ class ExecutionActor(ActorShell):
         self.stop()
         self.repo.flush()
         self.repo.close()
-        self.md_in.close()
         self.orders_in.close()
         self.reports_out.close()
-        close = getattr(self.broker, "close", None)
-        if close is not None:
-            close()
+        self.broker.close()
 
     # ---- data plane ----------------------------------------------------------------------------
 
@@ -225,38 +215,39 @@ class ExecutionActor(ActorShell):
             got = True
             self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
             for item in env.items:
-                if isinstance(item, OrderBatch) and item.batch >= self.next_batch:
-                    self.order_batches.setdefault(item.batch, item)
-        for _, env in self.md_in.recv(timeout_ms=0):
-            got = True
-            self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
-            for end, items in self.md_assembler.add(env):
-                if end.batch >= self.next_batch:
-                    self.md_batches.setdefault(end.batch, (items, end.final, time.perf_counter()))
+                if isinstance(item, OrderBatch):
+                    self.gate.offer(item.batch, ORDERS, item)
         while self._try_execute():
             got = True
-        if self.reconciler is not None and self.reconciler.due():
-            self._reconcile()
-        live = self.core.poll()
+        live, reconnected = self.core.poll()
+        if reconnected:
+            self.reconciler.reconnected()
+        if self.core.has_unacknowledged and time.monotonic() >= self._retry_at:  # on every loop, paced
+            self._retry_at = time.monotonic() + RETRY_INTERVAL_S
+            live += self.core.retry_unacknowledged()
+        if self.reconciler.due():
+            live += self._reconcile()
         if live:
             self._publish(live, None)
         if not got:
-            self._waiter.wait(2 if self.reconciler is not None else 5)
+            self._waiter.wait(2 if self.live_broker else 5)
 
     def _try_execute(self) -> bool:
-        k = self.next_batch
-        if k not in self.md_batches or k not in self.order_batches:
+        release = self.gate.release([ORDERS])
+        if release is None:
             return False
-        items, final, received_at = self.md_batches.pop(k)
-        ob = self.order_batches.pop(k)
+        k = release.batch
+        ob = release.parts[ORDERS]
+        items, final = ob.market, ob.final
         updates: list[OrderUpdate] = []
         if ob.orders:
             self.clock.advance(max(o.ts_ns for o in ob.orders))
-            submitted_at = time.perf_counter()
+            submitted_wall_ns, submitted_at = time.time_ns(), time.perf_counter()
             updates += self.core.submit(ob.orders)
             acked_at = time.perf_counter()
             self._log_sent(k, ob.orders)
-            self.metrics.observe(TICK_TO_ORDER_SECONDS, submitted_at - received_at)
+            if ob.md_at_ns:  # from the batch whole at risk (same host clock; across nodes, their skew)
+                self.metrics.observe(TICK_TO_ORDER_SECONDS, max(0, submitted_wall_ns - ob.md_at_ns) / 1e9)
             self.metrics.observe(ORDER_ACK_SECONDS, acked_at - submitted_at)
         if items:
             self.clock.advance(items[-1].ts_ns)
@@ -266,9 +257,8 @@ class ExecutionActor(ActorShell):
             updates, self.startup_updates = self.startup_updates + updates, []
         self.report_history.append((k, live + updates))
         self._log_updates(k, updates)
-        self.next_batch = k + 1
-        self._publish(updates, Settled(k, final or ob.final))
-        if final or ob.final:
+        self._publish(updates, Settled(k, final))
+        if final:
             self.done = True
             self.repo.flush()
         self._export_status()
@@ -277,10 +267,9 @@ class ExecutionActor(ActorShell):
     def _export_status(self) -> None:
         """Once per batch: database probe (rate-limited), bus losses, Alpaca REST error totals."""
         self.db_probe.sample()
-        self.bus_loss.export({"market_data": self.md_in.stats, "orders": self.orders_in.stats},
+        self.bus_loss.export({"orders": self.orders_in.stats},
                              {"reports": self.reports_out.stats})
-        rest = getattr(self.broker, "rest", None)
-        self.api_errors.export(getattr(rest, "error_counts", None))
+        self.api_errors.export(self.broker.error_counts())
 
     def _log_sent(self, k: int, orders: list[Any]) -> None:
         for o in orders:
@@ -301,29 +290,15 @@ class ExecutionActor(ActorShell):
         return {"actor": self.name, "client_order_id": client_order_id, "symbol": symbol,
                 "correlation_id": correlation_id or f"batch-{k}"}
 
-    def _make_reconciler(self) -> Any:
-        if self.settings.execution.broker != "alpaca":
-            return None
-        from actors.execution.alpaca_rest import AlpacaClientConfig
-        from actors.execution.live_reconcile import BrokerReconciler
-        from actors.execution.reconcile import load_alpaca_snapshot
-
-        config = AlpacaClientConfig.from_settings(self.settings.alpaca)
-        stream = getattr(self.broker, "stream", None)
-        return BrokerReconciler(self.core, self.repo, lambda: load_alpaca_snapshot(config),
-                                lambda: stream.connects if stream is not None else 0, self.clock)
-
-    def _reconcile(self, publish: bool = True) -> list[OrderUpdate]:
-        """At start-up and after the broker's stream reconnected: adopt what happened meanwhile."""
+    def _reconcile(self) -> list[OrderUpdate]:
+        """At start-up and after the broker's Reconnected marker: adopt what happened meanwhile."""
         try:
             updates = self.reconciler.run()
-        except Exception as exc:  # the broker may be down: trade on, try again on the next connect
+        except Exception as exc:  # the broker may be down: trade on, try again after the next reconnect
             self.log.warning("reconciliation with the broker failed: %s", exc)
             return []
         if updates:
             self.log.warning("reconciliation applied %d order updates", len(updates))
-            if publish:
-                self._publish(updates, None)
         return updates
 
     def _publish(self, updates: list[OrderUpdate], settled: Settled | None) -> None:

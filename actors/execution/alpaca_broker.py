@@ -2,8 +2,10 @@
 
 The execution core is synchronous, aiohttp is not: a private asyncio loop in a daemon thread owns
 the HTTP session and the trade_updates websocket, and every facade method hands a coroutine to it
-with run_coroutine_threadsafe. All bookkeeping (the OrderTracker) runs on that loop only, so it
-needs no locks; poll() drains a thread-safe queue filled from the stream.
+with run_coroutine_threadsafe. The adapter only translates Alpaca's orders and events into
+OrderUpdates (actors/execution/alpaca_updates.py); the same change reaching us twice (REST answer
+and stream) is the execution core's to recognise. poll() drains a thread-safe queue filled from the
+stream; every (re)connect of the stream puts a Reconnected marker in it, so execution reconciles.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -21,9 +23,10 @@ import aiohttp
 
 from actors.execution.alpaca_rest import AlpacaClientConfig, AlpacaRest
 from actors.execution.alpaca_stream import TradeUpdatesStream
-from actors.execution.alpaca_updates import OrderTracker, event_to_update, order_to_update
-from actors.execution.broker import MarketItem
+from actors.execution.alpaca_updates import event_to_update, order_to_update
+from actors.execution.broker import BrokerSnapshot, MarketItem, Polled, Reconnected
 from actors.execution.rate_limit import monotonic_budget
+from actors.execution.reconcile import read_snapshot
 from cluster.foundation.errors import DependencyDown, OrderRejected, TemporaryError
 from cluster.foundation.wire import OrderIntent, OrderUpdate
 
@@ -49,8 +52,8 @@ class AlpacaBroker:
         self.config = config
         self._want_stream = stream
         self._call_timeout_s = call_timeout_s
-        self._updates: queue.Queue[OrderUpdate] = queue.Queue()
-        self._tracker = OrderTracker()
+        self._updates: queue.Queue[Polled] = queue.Queue()
+        self._correlation: dict[str, str] = {}  # client_order_id -> correlation id of the intent
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-broker", daemon=True)
         self._session: aiohttp.ClientSession | None = None
@@ -85,7 +88,7 @@ class AlpacaBroker:
         budget = monotonic_budget(self.config.rate_limit, self.config.rate_window_s)
         self.rest = AlpacaRest(self.config, self._session, budget)
         if self._want_stream:
-            self.stream = TradeUpdatesStream(self.config, self._session, self._on_event, self._reconcile)
+            self.stream = TradeUpdatesStream(self.config, self._session, self._on_event, self._on_connected)
             self._stream_task = asyncio.get_running_loop().create_task(self.stream.run_forever())
 
     async def _wait_stream(self, timeout_s: float) -> None:
@@ -118,44 +121,31 @@ class AlpacaBroker:
     # ---- stream side (runs on the loop) ---------------------------------------------------------
     def _on_event(self, data: dict[str, Any]) -> None:
         cid = str(data.get("order", {}).get("client_order_id", ""))
-        update = event_to_update(data, self._tracker.correlation.get(cid, ""))
-        self._emit(update)
+        update = event_to_update(data, self._correlation.get(cid, ""))
+        if update is not None:
+            self._updates.put(update)
 
-    def _emit(self, update: OrderUpdate | None) -> OrderUpdate | None:
-        admitted = None if update is None else self._tracker.admit(update)
-        if admitted is not None:
-            self._updates.put(admitted)
-        return admitted
-
-    async def _reconcile(self) -> None:
-        """After a (re)connect, fetch every unfinished order: events sent while we were away."""
-        for cid in self._tracker.unfinished():
-            try:
-                order = await self.rest.order_by_client_id(cid)
-            except (TemporaryError, DependencyDown) as exc:
-                log.warning("reconcile of %s failed: %s", cid, exc)
-                continue
-            if order is not None:
-                self._emit(order_to_update(order))
+    async def _on_connected(self) -> None:
+        """Events sent while the stream was down are lost: tell execution, in line with the updates."""
+        assert self.stream is not None
+        log.info("trade_updates stream connected (connection %d)", self.stream.connects)
+        self._updates.put(Reconnected(self.stream.connects))
 
     # ---- Broker interface -----------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
         return self._call(self._submit(intent))
 
     async def _submit(self, intent: OrderIntent) -> list[OrderUpdate]:
-        self._tracker.correlation[intent.client_order_id] = intent.correlation_id
+        self._correlation[intent.client_order_id] = intent.correlation_id
         try:
             order = await self.rest.submit_order(order_payload(intent))
         except OrderRejected as exc:
-            rejected = OrderUpdate(
+            return [OrderUpdate(
                 client_order_id=intent.client_order_id, broker_order_id="", symbol=intent.symbol,
                 side=intent.side, status="rejected", qty=intent.qty, filled_qty=Decimal(0),
                 ts_ns=time.time_ns(), correlation_id=intent.correlation_id, reason=str(exc),
-            )
-            admitted = self._tracker.admit(rejected)
-            return [admitted] if admitted is not None else []
-        admitted = self._tracker.admit(_require(order_to_update(order, intent.correlation_id)))
-        return [admitted] if admitted is not None else []
+            )]
+        return [_require(order_to_update(order, intent.correlation_id))]
 
     def cancel(self, client_order_id: str) -> list[OrderUpdate]:
         """DELETE returns 204 and the outcome arrives on trade_updates (poll), as at Alpaca."""
@@ -174,8 +164,8 @@ class AlpacaBroker:
     def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
         return []
 
-    def poll(self) -> list[OrderUpdate]:
-        drained: list[OrderUpdate] = []
+    def poll(self) -> list[Polled]:
+        drained: list[Polled] = []
         while True:
             try:
                 drained.append(self._updates.get_nowait())
@@ -189,13 +179,18 @@ class AlpacaBroker:
         order = await self.rest.order_by_client_id(client_order_id)
         if order is None:
             return None
-        update = _require(order_to_update(order, self._tracker.correlation.get(client_order_id, "")))
-        return self._tracker.admit(update) or update
+        return _require(order_to_update(order, self._correlation.get(client_order_id, "")))
 
     def open_orders(self) -> list[OrderUpdate]:
         orders = self._call(self.rest.list_orders("open"))
-        updates = (order_to_update(o, self._tracker.correlation.get(o["client_order_id"], "")) for o in orders)
+        updates = (order_to_update(o, self._correlation.get(o["client_order_id"], "")) for o in orders)
         return [u for u in updates if u is not None]
+
+    def snapshot(self) -> BrokerSnapshot | None:
+        return self._call(read_snapshot(self.rest))
+
+    def error_counts(self) -> Mapping[tuple[str, str], int]:
+        return dict(self.rest.error_counts) if self._session is not None else {}
 
     # ---- account views (not part of Broker) ---------------------------------------------------
     def account(self) -> dict[str, Any]:

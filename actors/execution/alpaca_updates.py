@@ -1,15 +1,14 @@
-"""Alpaca orders and trade_updates events -> cluster.foundation.wire.OrderUpdate, each change exactly once.
+"""Alpaca orders and trade_updates events -> cluster.foundation.wire.OrderUpdate: translation only.
 
 The same change can reach us twice: in the POST/GET response and on the trade_updates stream,
-in either order. OrderTracker keeps the last state sent per client_order_id and lets through only
-progress (more filled quantity, or a later status), so the execution core's transition table
-never sees `new -> new`. A fill learnt from a REST snapshot (for example after a stream outage)
-becomes a fill update whose size and price are the difference to what was already reported.
+in either order. Recognising that is the execution core's (its order FSM and the fill key,
+actors/execution/core.py), for every broker alike. A fill learnt only from a REST order (for
+example after a stream outage) carries no fill of its own: the core books the shares its
+cumulative quantity adds at the price its average implies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,19 +24,6 @@ _STATUS: dict[str, OrderStatus] = {
     "partially_filled": "partially_filled", "filled": "filled", "canceled": "canceled",
     "expired": "expired", "rejected": "rejected", "replaced": "replaced", "pending_cancel": "pending_cancel",
 }
-_RANK: dict[OrderStatus, int] = {
-    "pending_new": 0, "new": 1, "partially_filled": 2, "pending_cancel": 3,
-    "filled": 4, "canceled": 4, "expired": 4, "rejected": 4, "replaced": 4,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Known:
-    status: OrderStatus
-    filled_qty: Decimal
-    filled_avg_price: Decimal | None
-
-
 def parse_rfc3339_ns(text: str) -> int:
     """Alpaca stamps carry up to 9 fractional digits, more than datetime keeps: split them off."""
     head, dot, rest = text.partition(".")
@@ -92,47 +78,3 @@ def event_to_update(data: dict[str, Any], correlation_id: str = "") -> OrderUpda
 
 def _replace(update: OrderUpdate, **changes: Any) -> OrderUpdate:
     return msgspec.structs.replace(update, **changes)
-
-
-class OrderTracker:
-    """Last state sent per order; `admit` returns the update to emit, or None when it is old news."""
-
-    def __init__(self) -> None:
-        self._known: dict[str, Known] = {}
-        self.correlation: dict[str, str] = {}
-
-    def known(self, client_order_id: str) -> Known | None:
-        return self._known.get(client_order_id)
-
-    def unfinished(self) -> list[str]:
-        return [cid for cid, k in self._known.items() if _RANK[k.status] < 4]
-
-    def admit(self, update: OrderUpdate) -> OrderUpdate | None:
-        cid = update.client_order_id
-        if not update.correlation_id and cid in self.correlation:
-            update = _replace(update, correlation_id=self.correlation[cid])
-        before = self._known.get(cid)
-        more_filled = before is not None and update.filled_qty > before.filled_qty
-        later_status = before is None or _RANK[update.status] > _RANK[before.status]
-        if before is not None and not more_filled and not later_status:
-            return None
-        if more_filled and update.last_fill_qty == 0:
-            update = _with_derived_fill(update, before)
-        if before is not None and not more_filled and update.last_fill_qty:
-            update = _replace(update, last_fill_qty=Decimal(0), last_fill_price=None, fill_id="")
-        if before is None and update.filled_qty > 0 and update.last_fill_qty == 0:
-            update = _with_derived_fill(update, Known("pending_new", Decimal(0), None))
-        self._known[cid] = Known(update.status, update.filled_qty, update.filled_avg_price)
-        return update
-
-
-def _with_derived_fill(update: OrderUpdate, before: Known | None) -> OrderUpdate:
-    """A fill seen only as a new cumulative state: size and price are the difference."""
-    old_qty = before.filled_qty if before else Decimal(0)
-    old_notional = old_qty * (before.filled_avg_price or Decimal(0)) if before else Decimal(0)
-    qty = update.filled_qty - old_qty
-    avg = update.filled_avg_price
-    price = None if avg is None else (update.filled_qty * avg - old_notional) / qty
-    return _replace(
-        update, last_fill_qty=qty, last_fill_price=price, fill_id=f"{update.broker_order_id}:{update.filled_qty}"
-    )

@@ -7,9 +7,10 @@ The guarantees it keeps:
 * A client_order_id is sent at most once. A repeat (a batch replayed after a restart, a retried
   message) is suppressed and counted. After a send whose outcome is unknown (timeout, broker
   down) the core asks the broker for the order before it ever sends it again.
-* Every broker update is checked against ORDER_TRANSITIONS. A repeated update (a fill whose
-  shares are all booked already, or the status and quantity the order already has) is ignored and
-  counted; a report of the status the order already has, carrying a fill, is no transition; a
+* Every broker update is checked against ORDER_TRANSITIONS. This is the one de-duplication of
+  order reports (broker adapters only translate): a repeated update (a fill whose shares are all
+  booked already, or a status the order has or has had, without more filled quantity: the same
+  change seen in a REST answer and on the stream) is ignored and counted; a report of the status the order already has, carrying a fill, is no transition; a
   transition the table does not allow becomes a critical risk event, never a silent drop. A fill
   in such an update is still booked: the broker is the authority on executions, and losing one
   would corrupt positions. Fills are booked by cumulative quantity (cluster.foundation.orders.FillLedger),
@@ -30,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
-from actors.execution.broker import Broker, MarketItem
+from actors.execution.broker import Broker, MarketItem, Reconnected
 from actors.execution.order_fsm import OrderFSM
 from cluster.foundation.errors import DependencyDown, InvalidTransition, OrderRejected, TemporaryError
 from cluster.foundation.orders import TERMINAL_STATUSES, FillLedger
@@ -118,9 +119,22 @@ class ExecutionCore:
         """Let the broker match market data (simulator) and apply the fills it reports."""
         return self._apply(self._broker.on_market(items))
 
-    def poll(self) -> list[OrderUpdate]:
-        """Apply the updates a live broker's stream delivered since the last poll."""
-        return self._apply(self._broker.poll())
+    def poll(self) -> tuple[list[OrderUpdate], bool]:
+        """Apply the updates a live broker's stream delivered since the last poll; True when the stream
+        connected anew meanwhile (a Reconnected marker: reports may be lost, reconcile)."""
+        applied: list[OrderUpdate] = []
+        reconnected = False
+        for item in self._broker.poll():
+            if isinstance(item, Reconnected):
+                reconnected = True
+            else:
+                applied.extend(self._apply_one(item))
+        return applied, reconnected
+
+    @property
+    def has_unacknowledged(self) -> bool:
+        """Sends whose outcome is unknown wait for retry_unacknowledged()."""
+        return bool(self._unacknowledged)
 
     def on_broker_updates(self, updates: Sequence[OrderUpdate]) -> list[OrderUpdate]:
         """Validate and record updates from the broker; return those that changed something."""
@@ -243,7 +257,7 @@ class ExecutionCore:
             self._book_fill(update)
             fee = msgspec.structs.replace(update, status=before, last_fill_qty=Decimal(0), last_fill_price=None)
             return [*out, fee] if update.commission > 0 else out
-        if has_fill and taken.new <= 0 or not has_fill and not out and _is_status_repeat(tracked, update):
+        if has_fill and taken.new <= 0 or not has_fill and not out and _is_old_news(tracked, update):
             self._counts["duplicate_updates"] += 1
             return out
         known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
@@ -326,9 +340,13 @@ class ExecutionCore:
         self._repo.record_risk_event(event)
 
 
-def _is_status_repeat(tracked: _Tracked, update: OrderUpdate) -> bool:
+def _is_old_news(tracked: _Tracked, update: OrderUpdate) -> bool:
+    """The same change again (a live broker sends it in its REST answer and on its stream, in either
+    order): a status the order is in or has been in, with no more filled than known."""
     known_filled = tracked.last.filled_qty if tracked.last is not None else Decimal(0)
-    return update.status == tracked.fsm.state and update.filled_qty == known_filled
+    if update.status == tracked.fsm.state:
+        return update.filled_qty == known_filled
+    return tracked.fsm.has_passed(update.status) and update.filled_qty <= known_filled
 
 
 def _pending_view(intent: OrderIntent | None) -> OrderUpdate:

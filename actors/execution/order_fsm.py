@@ -56,12 +56,17 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, OrderStatus], OrderStatus]] = {
 }
 
 class OrderFSM:
-    """The status of one order; moves only along ORDER_TRANSITIONS."""
+    """The status of one order; moves only along ORDER_TRANSITIONS, remembering where it has been."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_state", "_passed")
 
     def __init__(self, initial: OrderStatus = "pending_new") -> None:
         self._state: OrderStatus = initial
+        self._passed: set[OrderStatus] = {initial}
+
+    def has_passed(self, status: OrderStatus) -> bool:
+        """The order has been in `status` (now or before): a report of it again is old news, not a move."""
+        return status in self._passed
 
     @property
     def state(self) -> OrderStatus:
@@ -80,6 +85,7 @@ class OrderFSM:
             self._state = ORDER_TRANSITIONS[(self._state, next_status)]
         except KeyError:
             raise InvalidTransition(f"{self._state} -> {next_status}") from None
+        self._passed.add(self._state)
         return self._state
 
     def __repr__(self) -> str:

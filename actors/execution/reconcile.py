@@ -10,15 +10,17 @@ compares the two views and returns frozen actions plus one RiskEvent per differe
 
 `apply_reconcile` is the thin driver: it restores logged intents into the ExecutionCore, runs the
 function and applies its actions through ExecutionCore.restore / on_broker_updates. A missed fill
-carries fill_id "<broker order id>:<cumulative qty>", the key OrderTracker gives the same fill when
-it derives it from a REST snapshot, so the core books it once whichever path reports it first.
+carries fill_id "<broker order id>:<cumulative qty>"; the core books fills by the part of the order's
+cumulative quantity they cover (cluster/foundation/orders.py), so the stream's own report of the same
+shares, arriving later, books nothing again. The execution actor runs it through BrokerReconciler
+(live_reconcile.py), on the broker's Reconnected marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +29,7 @@ import msgspec
 
 from actors.execution.alpaca_rest import AlpacaClientConfig, AlpacaRest
 from actors.execution.alpaca_updates import order_to_update
+from actors.execution.broker import BrokerSnapshot
 from actors.execution.core import ExecutionCore
 from actors.execution.order_fsm import is_terminal_status
 from actors.execution.rate_limit import monotonic_budget
@@ -71,12 +74,6 @@ class ReconcileReport:
     @property
     def clean(self) -> bool:
         return not self.actions and not self.events
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSnapshot:
-    orders: list[OrderUpdate]  # open and recently closed
-    positions: dict[str, Decimal] = field(default_factory=dict)  # signed quantity per symbol
 
 
 def reconcile(
@@ -220,14 +217,19 @@ def _finished_here(core: ExecutionCore, repo: Repository, coid: str, open_intent
     return coid not in open_intent_ids and repo.has_intent(coid)
 
 
-async def fetch_alpaca_snapshot(config: AlpacaClientConfig, closed_limit: int = 500) -> BrokerSnapshot:
-    """Open and recent orders plus positions over Alpaca REST, with its own short-lived session."""
-    async with aiohttp.ClientSession() as session:
-        rest = AlpacaRest(config, session, monotonic_budget(config.rate_limit, config.rate_window_s))
-        raw = await rest.list_orders("all", limit=closed_limit)
-        positions = await rest.positions()
+async def read_snapshot(rest: AlpacaRest, closed_limit: int = 500) -> BrokerSnapshot:
+    """Open and recent orders plus positions over Alpaca REST."""
+    raw = await rest.list_orders("all", limit=closed_limit)
+    positions = await rest.positions()
     orders = [u for u in (order_to_update(o) for o in raw) if u is not None]
     return BrokerSnapshot(orders, {p["symbol"]: _signed_qty(p) for p in positions})
+
+
+async def fetch_alpaca_snapshot(config: AlpacaClientConfig, closed_limit: int = 500) -> BrokerSnapshot:
+    """read_snapshot with its own short-lived session (no broker running)."""
+    async with aiohttp.ClientSession() as session:
+        rest = AlpacaRest(config, session, monotonic_budget(config.rate_limit, config.rate_window_s))
+        return await read_snapshot(rest, closed_limit)
 
 
 def _signed_qty(position: dict[str, Any]) -> Decimal:

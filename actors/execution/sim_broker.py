@@ -28,7 +28,7 @@ Rules, chosen to be simple, pessimistic where it matters, and the same on every 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from actors.execution.broker import MarketItem
+from actors.execution.broker import BrokerSnapshot, MarketItem, Polled
 from cluster.foundation.ids import MAX_CLIENT_ORDER_ID
 from cluster.foundation.orders import is_terminal_status
 from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
@@ -178,8 +178,17 @@ class SimBroker:
                     updates.extend(self._work(order, item, touch))
         return updates
 
-    def poll(self) -> list[OrderUpdate]:
+    def poll(self) -> list[Polled]:
         return []
+
+    def snapshot(self) -> BrokerSnapshot | None:
+        return None  # its state lives in this process only: nothing to reconcile with
+
+    def error_counts(self) -> Mapping[tuple[str, str], int]:
+        return {}
+
+    def close(self) -> None:
+        return None
 
     def get_order(self, client_order_id: str) -> OrderUpdate | None:
         order = self._orders.get(client_order_id)

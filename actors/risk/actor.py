@@ -1,11 +1,14 @@
 """RiskActor (singleton): the only place where signals become orders.
 
 Batch k is decided when (a) the feed's BatchEnd(k) has arrived, (b) every signal group has sent its
-SignalBatch(k) and (c) execution has settled batch k-1. Marks and signals of the batch are merged in
-event-time order (a bar's mark before the signal taken on it), so the decisions depend only on the
-data, never on message timing: a replay decides the same orders every time. Fills reach the core
-at batch granularity (after the batch they happened in); pending orders count toward every limit
-until then, so no limit can be passed in between.
+SignalBatch(k) and (c) execution has settled batch k-2: the BatchGate (cluster/foundation/batch_gate.py)
+pipelines risk one batch ahead of execution, so batch k+1 is decided while execution works on k.
+Marks and signals of the batch are merged in event-time order (actors/risk/batch.py), so the decisions
+depend only on the data, never on message timing: a replay decides the same orders every time. Order
+updates reach the core at batch granularity: those published up to and with Settled(j) are booked
+just before batch j+2 is decided (whenever they arrived); pending orders count toward every limit
+until then, so no limit can be passed in between. Every OrderBatch (empty ones too) is all execution
+needs: with the in-process simulated broker it carries the batch's market data to fill against.
 
 After a restart by Ray the actor re-runs the decided batches from the inputs the other actors retain
 and takes the breaker from storage (exactly what it was); if those inputs died too (the core node was
@@ -20,10 +23,13 @@ from typing import Any
 
 import msgspec
 
-from actors.risk.core import Approved, RiskCore
+from actors.risk import recovery
+from actors.risk.batch import apply_reports, decide_batch, settles_at_or_before
+from actors.risk.core import RiskCore
 from actors.risk.liquidation import liquidation_intents
 from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
+from cluster.foundation.batch_gate import PIPELINE_DEPTH, BatchGate
 from cluster.foundation.batch_latency import BatchLatency
 from cluster.foundation.batches import BatchAssembler
 from cluster.foundation.metrics import (
@@ -50,11 +56,15 @@ from cluster.foundation.wire import (
     OrderBatch,
     OrderIntent,
     OrderUpdate,
+    Quote,
     Settled,
     Signal,
     SignalBatch,
     Trade,
 )
+
+MARKET = "market"  # the gate's part for the feed's batch; signal groups are parts by their names
+Report = tuple[list[OrderUpdate], bool]  # a settled batch's updates and its final flag
 
 _BREAKER_CODES = {"closed": BreakerCode.CLOSED, "reducing": BreakerCode.REDUCING, "open": BreakerCode.OPEN}
 
@@ -83,13 +93,13 @@ class RiskActor(ActorShell):
         self.orders_out = self.bind_channel(bus.ORDERS, lambda addr: bus.Publisher(
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
         self._waiter = bus.Waiter(self.reports_in, self.md_in, self.signals_in)
-        self.next_batch = 1
-        self.settled = 0
+        self.gate: BatchGate[Any, Report] = BatchGate(PIPELINE_DEPTH)
+        self.carry_market = settings.execution.broker == "sim"  # the in-process simulator fills against it
+        self.loose: list[OrderUpdate] = []  # published before the next Settled: booked with it
+        self.final_decided = False
         self.done = False
         self.done_at = 0.0
-        self.md_assembler = BatchAssembler(accept=(Bar, Trade))
-        self.md_batches: dict[int, tuple[list[Bar | Trade], bool]] = {}
-        self.signal_batches: dict[int, dict[str, SignalBatch]] = defaultdict(dict)
+        self.md_assembler = BatchAssembler(accept=(Bar, Quote, Trade) if self.carry_market else (Bar, Trade))
         self.orders_sent = 0
         self.signals_seen = 0
         self.events_log: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -108,11 +118,19 @@ class RiskActor(ActorShell):
 
     # ---- control plane -------------------------------------------------------------------------
 
+    @property
+    def next_batch(self) -> int:
+        return self.gate.next_batch
+
+    @property
+    def settled(self) -> int:
+        return self.gate.settled
+
     def awaiting_batch(self) -> int:
         return self.next_batch
 
     def resume_point(self) -> tuple[int, list[OrderBatch]]:
-        """For a restarted execution actor: the last settled batch and the order batches sent since."""
+        """For a restarted execution actor: the last settlement received and the order batches sent since."""
         return self.settled, [ob for ob in list(self.sent_orders) if ob.batch > self.settled]
 
     def ready(self) -> bool:
@@ -150,12 +168,8 @@ class RiskActor(ActorShell):
     def waiting_for(self) -> list[str]:
         """What batch `next_batch` still waits for (empty when it can be decided)."""
         k = self.next_batch
-        out = [] if k in self.md_batches else [f"market data batch {k}"]
-        got = self.signal_batches.get(k, {})
-        out += [f"signals of {g} for batch {k}" for g in self.groups_for(k) if g not in got]
-        if self.settled < k - 1:
-            out.append(f"settlement of batch {k - 1}")
-        return out
+        named = {MARKET: f"market data batch {k}"} | {g: f"signals of {g} for batch {k}" for g in self.groups_for(k)}
+        return [named.get(m, m.replace("settled", "settlement of batch")) for m in self.gate.missing(named)]
 
     def trip(self, by: str, reason: str) -> dict[str, Any]:
         return self.run_in_loop(lambda: self._breaker_change(self.core.trip, by, reason))
@@ -206,99 +220,89 @@ class RiskActor(ActorShell):
             for _, env in sub.recv(timeout_ms=0):
                 got = True
                 self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
-                if sub is self.reports_in and _settles_at_or_before(env.items, self.settled):
-                    continue  # a settlement already applied (re-run after a restart)
+                if sub is self.reports_in and settles_at_or_before(env.items, self.settled):
+                    continue  # a settlement already here (re-run after a restart)
                 if sub is self.md_in:
                     for end, items in self.md_assembler.add(env):
+                        self.gate.offer(end.batch, MARKET, (items, end.final))
                         if end.batch >= self.next_batch:
-                            self.md_batches.setdefault(end.batch, (items, end.final))
                             self.decision_latency.arrived(end.batch)
                     continue
                 for item in env.items:
                     self._on_item(item)
         while self._try_decide():
             got = True
+        if self.final_decided:  # no decision waits for reports any more
+            for j, report in self.gate.drain():
+                self._apply_settlement(j, report)
+            if self.loose and self.gate.applied == self.gate.settled:  # late reports after the last batch
+                self._apply_updates(self.loose, live=True)
+                self.loose = []
         if not got:
             self._waiter.wait(5)
 
     def _on_item(self, item: object) -> None:
         if isinstance(item, SignalBatch):
-            if item.batch >= self.next_batch:
-                self.signal_batches[item.batch].setdefault(item.group, item)
+            self.gate.offer(item.batch, item.group, item)
         elif isinstance(item, OrderUpdate):
-            self._apply_update(item, live=True)
+            self.loose.append(item)
         elif isinstance(item, Settled):
-            self.settled = max(self.settled, item.batch)
-            self._after_settlement(item)
+            updates, self.loose = self.loose, []
+            self.gate.settle(item.batch, (updates, item.final))
+            while self.sent_orders and self.sent_orders[0].batch <= self.gate.settled:
+                self.sent_orders.popleft()  # a restarted execution resumes after the last settlement here
 
     def _try_decide(self) -> bool:
         k = self.next_batch
-        if k not in self.md_batches or self.settled < k - 1:
-            return False
-        got = self.signal_batches.get(k, {})
         groups = self.groups_for(k)
-        if any(g not in got for g in groups):
+        release = self.gate.release([MARKET, *groups])
+        if release is None:
             return False
-        marks, final = self.md_batches.pop(k)
-        signals = [s for g in groups for s in got[g].signals]
-        self.signal_batches.pop(k, None)
-        orders = self._decide(k, marks, signals)
-        batch = OrderBatch(k, orders, final)
+        for j, report in release.reports:
+            self._apply_settlement(j, report)
+        items, final = release.parts[MARKET]
+        signals = [s for g in groups for s in release.parts[g].signals]
+        orders = self._decide(k, items, signals)
+        batch = OrderBatch(k, orders, final, items if self.carry_market else [], self.decision_latency.arrived_wall_ns(k))
+        self.final_decided = self.final_decided or final
         self.sent_orders.append(batch)
         self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [batch])
         self.decision_latency.done(k)
         self.metrics.inc(EVENTS_OUT, 1, actor=self.name)
         self.orders_sent += len(orders)
-        self.next_batch = k + 1
         self._record_events()
         self.db_probe.sample()
         self.bus_loss.export({"signals": self.signals_in.stats, "market_data": self.md_in.stats,
                               "reports": self.reports_in.stats}, {"orders": self.orders_out.stats})
         return True
 
-    def _decide(self, k: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
-        """Marks and signals in event-time order; a mark precedes a signal with the same time."""
+    def _decide(self, k: int, market: list[Any], signals: list[Signal]) -> list[OrderIntent]:
         t0 = time.perf_counter()
         self.signals_seen += len(signals)
-        events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
-        events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
-        events.sort(key=lambda e: (e[0], e[1], e[2]))
-        orders: list[OrderIntent] = []
-        for ts, _, _, ev in events:
-            self.clock.advance(ts)
-            if isinstance(ev, Bar):
-                self.core.on_price(ev.symbol, ev.close, ev.ts_ns)
-            elif isinstance(ev, Trade):
-                self.core.on_price(ev.symbol, ev.price, ev.ts_ns)
-            else:
-                decision = self.core.check(ev)
-                if isinstance(decision, Approved):
-                    orders.append(decision.intent)
-                else:
-                    self.rejections[decision.rule] += 1
-                    self.metrics.inc(RISK_REJECTIONS, reason=decision.rule)
-                    self.log.info("risk rejected a %s signal: %s", ev.symbol, decision.rule,
-                                  extra={"actor": self.name, "symbol": ev.symbol, "correlation_id": f"batch-{k}"})
-        self.core.tick(self.clock())
-        orders += self.core.follow_up(k)  # slices, exits whose entry has filled since, targets a limit held back
-        self.core.check_stale_book(self.clock())
+        decision = decide_batch(self.core, self.clock, k, market, signals)
+        for r in decision.rejections:
+            self.rejections[r.rule] += 1
+            self.metrics.inc(RISK_REJECTIONS, reason=r.rule)
+            self.log.info("risk rejected a %s signal: %s", r.symbol, r.rule,
+                          extra={"actor": self.name, "symbol": r.symbol, "correlation_id": f"batch-{k}"})
         if signals:
             self.metrics.observe(RISK_CHECK_SECONDS, time.perf_counter() - t0)
-        return orders
+        return decision.orders
 
-    def _apply_update(self, update: OrderUpdate, live: bool) -> None:
-        booked_before = self.core.fill_count
-        self.core.on_order_update(update)
-        booked = self.core.fill_count > booked_before  # a repeated report (after a restart) books nothing
-        if booked and self.settings.risk.check_invariants:
-            self.core.portfolio.check_invariants()
-            self.invariant_checks += 1
+    def _apply_updates(self, updates: list[OrderUpdate], live: bool) -> None:
+        applied = apply_reports(self.core, updates, self.settings.risk.check_invariants)
+        self.invariant_checks += applied.invariant_checks  # a repeated report (after a restart) books nothing
         if live:
-            self.metrics.inc(ORDERS, status=update.status)
-            if booked:
-                self.metrics.inc(FILLS)
+            for update in updates:
+                self.metrics.inc(ORDERS, status=update.status)
+            self.metrics.inc(FILLS, len(applied.booked))
 
-    def _after_settlement(self, settled: Settled) -> None:
+    def _apply_settlement(self, batch: int, report: Report) -> None:
+        updates, final = report
+        self._apply_updates(updates, live=True)
+        self._after_settlement(final)
+
+    def _after_settlement(self, final: bool) -> None:
         if self._check_broker_positions:
             self._check_broker_positions = False
             self._adopt_broker_positions()
@@ -309,7 +313,7 @@ class RiskActor(ActorShell):
         self.metrics.set(POSITIONS_OPEN, float(len(self.core.portfolio.open_symbols())))
         self.metrics.set(DAILY_PNL_USD, float(self.core.portfolio.day_total_pnl()))
         self.metrics.set(CIRCUIT_BREAKER_STATUS, float(_BREAKER_CODES[self.core.breaker.state]))
-        if settled.final:
+        if final:
             self.done = True
             self.done_at = time.time()
             self.repo.flush()
@@ -335,14 +339,10 @@ class RiskActor(ActorShell):
         self.repo.save_daily_pnl(self.core.portfolio.daily_pnl_row())
 
     def _restore_breaker(self) -> None:
-        from actors.risk.recovery import restore_breaker
-
-        restore_breaker(self.core, self.repo)  # logs what it took
+        recovery.restore_breaker(self.core, self.repo)  # logs what it took
 
     def _restore_from_storage(self) -> None:
-        from actors.risk.recovery import restore_from_storage
-
-        restored = restore_from_storage(self.core, self.repo, replay=self.clock.replay, now_ns=self.clock())
+        restored = recovery.restore_from_storage(self.core, self.repo, replay=self.clock.replay, now_ns=self.clock())
         if restored:
             self.log.warning("restored from storage: %s", restored)
 
@@ -354,60 +354,44 @@ class RiskActor(ActorShell):
         if execution is None or md is None:
             self._restore_breaker()
             return
-        from actors.risk.recovery import group_schedule, lost_with_execution, rerun_inputs, retired_groups
-
         if not self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=30):
             self.log.warning("restarted risk: execution not re-subscribed to the new orders socket after 30 s")
-        schedule = group_schedule(self.settings)
+        schedule = recovery.group_schedule(self.settings)
         if schedule:  # re-partitioned since this actor was created: the current schedule, not the ctor's
             self.groups, self.group_schedule = schedule[0][1], schedule[1:]
         upto = int(ray_calls.call(execution, "last_order_batch"))
-        if lost_with_execution(ns):
+        if recovery.lost_with_execution(ns):
             self._rebuild(ns)
             return
-        retired = retired_groups(ns, schedule, upto)  # their signals are gone: re-run marks and fills only
+        retired = recovery.retired_groups(ns, schedule, upto)  # their signals are gone: re-run marks and fills only
         groups = sorted({g for _, gs in schedule for g in gs} - set(retired) or set(self.groups))
-        inputs = rerun_inputs(ns, groups, upto)
-        for k in range(1, upto + 1):
-            marks, final, signals, updates = inputs.batch(k)
-            decided = self._decide(k, marks, [] if retired else signals)
-            self.orders_sent += 0 if retired else len(decided)
-            for u in updates:
-                self._apply_update(u, live=False)
+        inputs = recovery.rerun_inputs(ns, groups, upto)
+        ran = recovery.rerun(self.core, self.clock, self.gate, inputs, upto, bool(retired), self.settings.risk.check_invariants)
+        self.orders_sent += ran.orders
+        self.signals_seen += ran.signals
+        self.invariant_checks += ran.invariant_checks
+        self.final_decided = ran.final_decided
         if retired:  # what is pending is what the intent log holds open, not what a partial re-run approved
             self.core.restore(self.core.portfolio.positions(), self.core.portfolio.daily_pnl_row(),
                               self.core.breaker.to_record(), self.repo.open_intents())
         self.core.drain_events()  # recorded before the restart already
-        self.next_batch = upto + 1
-        self.settled = inputs.settled
-        for k, (marks, final) in inputs.later_marks.items():  # published while this actor was down
-            self.md_batches.setdefault(k, (marks, final))
+        for k, (items, final) in inputs.later_marks.items():  # published while this actor was down
+            self.gate.offer(k, MARKET, (items, final))
         for sb in inputs.later_signals:
-            self.signal_batches[sb.batch].setdefault(sb.group, sb)
+            self.gate.offer(sb.batch, sb.group, sb)
         self._restore_breaker()
         self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch,
                          extra={"actor": self.name, "correlation_id": f"restart:batch-{self.next_batch}"})
 
     def _rebuild(self, ns: str) -> None:
-        from actors.risk.recovery import feed_edge, signals_after
-
         self._restore_from_storage()
-        edge = feed_edge(ns, self.settings.bus.connect_timeout_s)
-        self.next_batch, self.settled = edge + 1, edge
-        for sb in signals_after(ns, self.groups_for(edge + 1), edge):
-            self.signal_batches[sb.batch].setdefault(sb.group, sb)
+        edge = recovery.feed_edge(ns, self.settings.bus.connect_timeout_s)
+        self.gate.restart_at(edge + 1, edge)
+        for sb in recovery.signals_after(ns, self.groups_for(edge + 1), edge):
+            self.gate.offer(sb.batch, sb.group, sb)
         self._check_broker_positions = True
         self.log.warning("risk rebuilt from storage and the broker; trading on from batch %d", self.next_batch)
 
     def _adopt_broker_positions(self) -> None:
-        from actors.risk.recovery import adopt_broker_positions, broker_positions
-
-        broker = broker_positions(self.settings.ray.namespace)
-        if broker is not None:
-            diffs = adopt_broker_positions(self.core, self.repo, broker, self.clock())
-            if diffs:
-                self.log.warning("positions adopted from the broker: %s", diffs)
-
-
-def _settles_at_or_before(items: list[Any], batch: int) -> bool:
-    return any(isinstance(i, Settled) and i.batch <= batch for i in items)
+        if diffs := recovery.adopt_from_broker(self.settings.ray.namespace, self.core, self.repo, self.clock()):
+            self.log.warning("positions adopted from the broker: %s", diffs)

@@ -9,27 +9,63 @@ from decimal import Decimal
 
 import msgspec
 
+from actors.risk.batch import Clock, MarketItem, apply_reports, decide_batch
 from actors.risk.core import RiskCore
 from cluster.foundation import ray_calls
+from cluster.foundation.batch_gate import BatchGate
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.records import BreakerRecord, PositionRow, RiskEvent
 from cluster.foundation.repository import Repository
 from cluster.foundation.settings import Settings
-from cluster.foundation.wire import Bar, OrderUpdate, Signal, SignalBatch, Trade
+from cluster.foundation.wire import OrderUpdate, Signal, SignalBatch
+
+_ALL = 2**62
 
 
 @dataclass
 class RerunInputs:
-    marks: dict[int, tuple[list[Bar | Trade], bool]]
+    marks: dict[int, tuple[list[MarketItem], bool]]  # the feed's batches (quotes too: an OrderBatch may carry them)
     signals: dict[int, list[Signal]]
     reports: dict[int, list[OrderUpdate]]
     settled: int
-    later_marks: dict[int, tuple[list[Bar | Trade], bool]]
+    later_marks: dict[int, tuple[list[MarketItem], bool]]
     later_signals: list[SignalBatch]
 
-    def batch(self, k: int) -> tuple[list[Bar | Trade], bool, list[Signal], list[OrderUpdate]]:
+    def batch(self, k: int) -> tuple[list[MarketItem], bool, list[Signal], list[OrderUpdate]]:
         marks, final = self.marks.get(k, ([], False))
         return marks, final, self.signals.get(k, []), self.reports.get(k, [])
+
+
+@dataclass(frozen=True)
+class Rerun:
+    orders: int
+    signals: int
+    invariant_checks: int
+    final_decided: bool
+
+
+def rerun(core: RiskCore, clock: Clock, gate: BatchGate[object, tuple[list[OrderUpdate], bool]], inputs: RerunInputs,
+          upto: int, without_signals: bool, check_invariants: bool) -> Rerun:
+    """Decide batches 1..upto again on the gate's own schedule (each settlement booked just before the batch
+    that waited for it), leaving the gate at upto + 1 with the later settlements held, as before the restart."""
+    for k in range(1, inputs.settled + 1):
+        marks, final, _, updates = inputs.batch(k)
+        gate.settle(k, (updates, final))
+    orders = signals = checks = 0
+    final_decided = False
+    for k in range(1, upto + 1):
+        marks, final, batch_signals, _ = inputs.batch(k)
+        gate.offer(k, "rerun", None)
+        release = gate.release(["rerun"])
+        assert release is not None and release.batch == k
+        for _, (updates, _) in release.reports:
+            checks += apply_reports(core, updates, check_invariants).invariant_checks
+        used = [] if without_signals else batch_signals
+        decided = decide_batch(core, clock, k, marks, used)
+        orders += 0 if without_signals else len(decided.orders)
+        signals += len(used)
+        final_decided = final_decided or final
+    return Rerun(orders, signals, checks, final_decided)
 
 
 def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float = 30.0) -> RerunInputs:
@@ -40,7 +76,7 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
     if md is None or execution is None:
         raise DependencyDown("risk recovery needs the market-data and execution actors")
     history, _ = ray_calls.call(md, "history", None, 0)
-    all_marks = {k: ([m for m in items if isinstance(m, Bar | Trade)], final) for k, items, final in history}
+    all_marks = {k: (list(items), final) for k, items, final in history}
     marks = {k: v for k, v in all_marks.items() if k <= upto}
     later_marks = {k: v for k, v in all_marks.items() if k > upto}
     signals: dict[int, list[Signal]] = {}
@@ -58,7 +94,7 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
     # Execution settles `upto` soon after it received the order batch: wait for it.
     deadline = time.monotonic() + timeout_s
     while True:
-        reports, settled = ray_calls.call(execution, "reports", upto)
+        reports, settled = ray_calls.call(execution, "reports", _ALL)  # also what it settled since
         if settled >= upto or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -180,3 +216,11 @@ def retired_groups(namespace: str, schedule: list[tuple[int, list[str]]], upto: 
 
     needed = {g for start, groups in schedule if start <= upto for g in groups}
     return sorted(g for g in needed if ray_calls.get_actor(signal_actor_name(g), namespace) is None)
+
+
+def adopt_from_broker(namespace: str, core: RiskCore, repo: Repository,
+                      now_ns: int) -> dict[str, tuple[Decimal, Decimal]]:
+    """adopt_broker_positions with the broker's positions fetched from the execution actor; nothing
+    when the broker keeps no state of its own."""
+    broker = broker_positions(namespace)
+    return {} if broker is None else adopt_broker_positions(core, repo, broker, now_ns)

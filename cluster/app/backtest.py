@@ -9,11 +9,12 @@ core exactly what its actor sees, in the order it sees it:
   batch's events grouped by symbol (`by_symbol`), not in stream order;
 * each signal group runs its SignalCore over its symbols' bars and quotes of batch k, then
   end_batch(k);
-* risk decides batch k with the feed's marks (bars, trades) and every group's signals of k, once
-  batch k-1 is settled: marks and signals merged in event-time order, a mark before a signal of
-  the same time (actors/risk/actor.py `_decide`, mirrored by `decide_batch` below);
+* risk decides batch k with the feed's marks (bars, trades) and every group's signals of k
+  (actors/risk/batch.py `decide_batch`, the risk actor's own function), on the BatchGate's
+  schedule (cluster/foundation/batch_gate.py): the updates of batch k-2 are booked just before
+  k is decided, those of k-1 are not yet (in the cluster, execution works on k-1 meanwhile);
 * execution submits batch k's orders, then shows batch k's market data to the broker; the
-  updates go back to risk before batch k+1 is decided (the Settled(k) lockstep).
+  updates are batch k's settlement, handed to the gate.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ from actors.execution.sim_broker import SimBroker
 from actors.market_data.batcher import batches, by_symbol
 from actors.market_data.book import BookKeeper
 from actors.market_data.synthetic import SyntheticSource, synthetic_symbol
-from actors.risk.core import Approved, RiskCore
+from actors.risk.batch import apply_reports, decide_batch
+from actors.risk.core import RiskCore
 from actors.risk.recovery import restore_from_storage
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
@@ -45,6 +46,7 @@ from cluster.foundation.backtest_repo import (
     is_new_database,
     sqlite_path,
 )
+from cluster.foundation.batch_gate import PIPELINE_DEPTH, BatchGate
 from cluster.foundation.errors import DataError
 from cluster.foundation.grouping import GroupChoice, choose_groups, offered_signal_slots
 from cluster.foundation.market_files import open_source
@@ -57,7 +59,6 @@ from models.protocol import Model
 log = logging.getLogger("trading.backtest")
 
 MarketItem = Bar | Quote | Trade
-_EVENT_ORDER = itemgetter(0, 1, 2)  # time, mark before signal, symbol (the risk actor's sort key)
 
 
 def universe_of(settings: Settings) -> tuple[str, ...]:
@@ -106,7 +107,7 @@ def with_final(stream: Iterator[list[MarketItem]]) -> Iterator[tuple[list[Market
 
 @dataclass
 class RiskStage:
-    """The risk actor's decision step over RiskCore (actors/risk/actor.py `_decide`), without sockets."""
+    """The risk actor's work over RiskCore (actors/risk/batch.py), without sockets."""
 
     settings: Settings
     repo: Repository
@@ -121,39 +122,18 @@ class RiskStage:
         self.core = RiskCore(self.settings.risk, self.clock, self.settings.execution.client_order_prefix)
         self._restore_from_storage()
 
-    def decide_batch(self, batch: int, marks: list[Bar | Trade], signals: list[Signal]) -> list[OrderIntent]:
+    def decide_batch(self, batch: int, market: list[MarketItem], signals: list[Signal]) -> list[OrderIntent]:
         self.signals_seen += len(signals)
-        events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in marks]
-        events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
-        events.sort(key=_EVENT_ORDER)
-        orders: list[OrderIntent] = []
-        core, clock = self.core, self.clock
-        for ts, _, symbol, ev in events:
-            clock.advance(ts)
-            if isinstance(ev, Bar):
-                core.on_price(symbol, ev.close, ev.ts_ns)
-            elif isinstance(ev, Trade):
-                core.on_price(symbol, ev.price, ev.ts_ns)
-            else:
-                decision = core.check(ev)
-                if isinstance(decision, Approved):
-                    orders.append(decision.intent)
-                else:
-                    self.rejections[decision.rule] = self.rejections.get(decision.rule, 0) + 1
-        core.tick(clock())
-        orders += core.follow_up(batch)  # slices, exits whose entry has filled since, targets a limit held back
-        core.check_stale_book(clock())
-        self.orders_sent += len(orders)
+        decision = decide_batch(self.core, self.clock, batch, market, signals)
+        for r in decision.rejections:
+            self.rejections[r.rule] = self.rejections.get(r.rule, 0) + 1
+        self.orders_sent += len(decision.orders)
         self.record_events()
-        return orders
+        return decision.orders
 
-    def settle(self, updates: list[OrderUpdate], final: bool) -> None:
-        """Execution's updates of the batch, then its settlement (positions and P&L saved)."""
-        for update in updates:
-            self.core.on_order_update(update)
-            if update.last_fill_qty > 0 and self.settings.risk.check_invariants:
-                self.core.portfolio.check_invariants()
-                self.invariant_checks += 1
+    def settle(self, updates: list[OrderUpdate]) -> None:
+        """A settled batch's updates, as the gate hands them out (positions and P&L saved)."""
+        self.invariant_checks += apply_reports(self.core, updates, self.settings.risk.check_invariants).invariant_checks
         self.record_events()
         self.repo.save_positions(self.core.portfolio.positions(), self.clock())
         self.repo.save_daily_pnl(self.core.portfolio.daily_pnl_row())
@@ -221,6 +201,7 @@ class InProcessReplay:
         risk = RiskStage(s, repo)
         exec_clock = EventClock(replay=True)
         execution = ExecutionCore(make_broker(s), repo, exec_clock)
+        gate: BatchGate[None, list[OrderUpdate]] = BatchGate(PIPELINE_DEPTH)  # the risk actor's schedule
         t0 = 0.0
         for items, final in with_final(self._source()):
             if not t0:  # as the feed actor counts: from the first batch published (the files are read by then)
@@ -238,10 +219,14 @@ class InProcessReplay:
             for core, group_items in zip(cores, pending, strict=True):
                 core.on_items([m for m in group_items if not isinstance(m, Trade)], k)
                 signals += core.end_batch(k, final).signals
-            # risk decides batch k (batch k-1 is settled: this loop is the lockstep)
+            # risk decides batch k once k - PIPELINE_DEPTH is settled, booking the settlements it waited for
             received = [m for msgs in per_symbol.values() for m in msgs]
-            marks = [m for m in received if isinstance(m, Bar | Trade)]
-            orders = risk.decide_batch(k, marks, signals)
+            gate.offer(k, "batch", None)
+            release = gate.release(["batch"])
+            assert release is not None and release.batch == k
+            for _, settled in release.reports:
+                risk.settle(settled)
+            orders = risk.decide_batch(k, received, signals)
             # execution: batch k's orders first, then batch k's market data to the broker
             updates: list[OrderUpdate] = []
             if orders:
@@ -251,7 +236,9 @@ class InProcessReplay:
                 exec_clock.advance(received[-1].ts_ns)
                 updates += execution.on_market(received)
             self.ledger += [as_dict(u) | {"batch": k} for u in updates]
-            risk.settle(updates, final)
+            gate.settle(k, updates)
+        for _, settled in gate.drain():  # after the final batch nothing waits: the last settlements
+            risk.settle(settled)
         self.wall_s = time.perf_counter() - t0
         return {
             "market_data": {"bars": self.bars, "events": self.events, "batch": self.batch,

@@ -162,7 +162,7 @@ class Supervisor:
             cls, args = {
                 "risk": (RiskActor, (s, list(self.groups))),
                 "execution": (ExecutionActor, (s,)),
-                "market_data": (MarketDataActor, (s, len(self.groups) + 2)),
+                "market_data": (MarketDataActor, (s, len(self.groups) + 1)),  # signal groups and risk
             }[name]
         else:
             group = name.removeprefix("signal-")

@@ -20,14 +20,16 @@ from cluster.foundation.metrics import Metrics, MetricSpec
 
 class BatchLatency:
     def __init__(self, metrics: Metrics, spec: MetricSpec, clock: Callable[[], float] = time.perf_counter,
-                 keep: int = 10_000) -> None:
+                 keep: int = 10_000, wall_ns: Callable[[], int] = time.time_ns) -> None:
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self._metrics = metrics
         self._spec = spec
         self._clock = clock
         self._keep = keep
+        self._wall_ns = wall_ns
         self._arrived: OrderedDict[int, float] = OrderedDict()
+        self._arrived_wall: dict[int, int] = {}
 
     @property
     def waiting(self) -> int:
@@ -38,12 +40,18 @@ class BatchLatency:
         if batch in self._arrived:
             return
         self._arrived[batch] = self._clock()
+        self._arrived_wall[batch] = self._wall_ns()
         while len(self._arrived) > self._keep:
-            self._arrived.popitem(last=False)
+            self._arrived_wall.pop(self._arrived.popitem(last=False)[0], None)
+
+    def arrived_wall_ns(self, batch: int) -> int:
+        """Wall-clock time of `batch`'s arrival (for a later process to measure from); 0 if not seen."""
+        return self._arrived_wall.get(batch, 0)
 
     def done(self, batch: int) -> float | None:
         """Observe arrival -> now for `batch` and return it in seconds; None if its arrival was not seen."""
         start = self._arrived.pop(batch, None)
+        self._arrived_wall.pop(batch, None)
         if start is None:
             return None
         seconds = max(0.0, self._clock() - start)

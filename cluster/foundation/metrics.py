@@ -136,7 +136,7 @@ FEATURE_UPDATE_SECONDS = _h("trading_feature_update_seconds", "Time to update fe
 INFERENCE_SECONDS = _h("trading_inference_seconds", "Time of one batched model predict", LATENCY_BOUNDARIES_S)
 RISK_CHECK_SECONDS = _h("trading_risk_check_seconds", "Time of the risk check of one order batch", LATENCY_BOUNDARIES_S)
 ORDER_ACK_SECONDS = _h("trading_order_ack_seconds", "Order submit to broker acknowledgement", BROKER_BOUNDARIES_S)
-TICK_TO_ORDER_SECONDS = _h("trading_tick_to_order_seconds", "Market event receipt to order submission", PIPELINE_BOUNDARIES_S)
+TICK_TO_ORDER_SECONDS = _h("trading_tick_to_order_seconds", "Market-data batch whole at the risk actor to order submission", PIPELINE_BOUNDARIES_S)
 TICK_TO_DECISION_SECONDS = _h("trading_tick_to_decision_seconds",
                               "Market data batch complete at the risk actor to its order batch decided and sent",
                               PIPELINE_BOUNDARIES_S)

@@ -119,11 +119,17 @@ class OrderIntent(_Msg, frozen=True, tag="o"):
 
 
 class OrderBatch(_Msg, frozen=True, tag="x"):
-    """The risk actor's approved orders for one batch (possibly none): also a watermark."""
+    """The risk actor's approved orders for one batch (possibly none): also a watermark, sent for every
+    batch. `market`: the batch's market data when execution's broker is the in-process simulator,
+    which fills against it (empty for a broker that sees the market itself). `md_at_ns`: wall-clock time
+    (time.time_ns) at which the market-data batch was whole at the risk actor, the start of
+    tick-to-order, which execution observes on submission (0: not measured)."""
 
     batch: int
     orders: list[OrderIntent]
     final: bool = False
+    market: list[Bar | Quote | Trade] = msgspec.field(default_factory=list)
+    md_at_ns: int = 0
 
 
 class OrderUpdate(_Msg, frozen=True, tag="f"):

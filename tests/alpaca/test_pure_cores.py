@@ -1,4 +1,4 @@
-"""Pure parts without sockets: matching engine, update tracker, error translation, frame parsing."""
+"""Pure parts without sockets: matching engine, error translation, frame parsing."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pytest
 from actors.execution.alpaca_errors import NotFound, translate_http_error
 from actors.execution.alpaca_rest import AlpacaClientConfig
 from actors.execution.alpaca_stream import TradeUpdatesStream
-from actors.execution.alpaca_updates import OrderTracker, event_to_update
+from actors.execution.alpaca_updates import event_to_update
 from alpaca_sim.data import QuoteEvent, read_events
 from alpaca_sim.models import OrderRequest, SimRejection
 from alpaca_sim.orders import MatchingEngine
 from alpaca_sim.timefmt import parse_rfc3339_ns
 from cluster.foundation.errors import ConfigError, OrderRejected, RateLimited, TemporaryError
-from cluster.foundation.wire import OrderUpdate
 from tests.alpaca.conftest import QUOTE_BARS
 
 _QUOTES = {(e.symbol, e.ts_ns): e for e in read_events(QUOTE_BARS) if isinstance(e, QuoteEvent)}
@@ -80,28 +79,6 @@ def test_day_order_when_new_york_date_changes_then_expires() -> None:
     next_day = parse_rfc3339_ns("2013-10-08T13:30:00Z")
     events = engine.on_market(quote("2013-10-08T13:30:00Z"), next_day)
     assert [e.event for e in events] == ["expired"]
-
-
-def _update(status: str, filled: str, last: str = "0", avg: str | None = None) -> OrderUpdate:
-    return OrderUpdate(client_order_id="c", broker_order_id="b", symbol="SPY", side="buy", status=status,  # type: ignore[arg-type]
-                       qty=Decimal(10), filled_qty=Decimal(filled), ts_ns=1, last_fill_qty=Decimal(last),
-                       filled_avg_price=None if avg is None else Decimal(avg))
-
-
-def test_tracker_when_same_state_arrives_twice_then_only_the_first_passes() -> None:
-    tracker = OrderTracker()
-    assert tracker.admit(_update("new", "0")) is not None
-    assert tracker.admit(_update("new", "0")) is None
-    assert tracker.admit(_update("pending_new", "0")) is None
-
-
-def test_tracker_when_fill_seen_only_in_a_snapshot_then_fill_size_and_price_are_derived() -> None:
-    tracker = OrderTracker()
-    tracker.admit(_update("partially_filled", "4", last="4", avg="10"))
-    derived = tracker.admit(_update("filled", "10", avg="11.2"))
-    assert derived is not None
-    assert derived.last_fill_qty == Decimal(6) and derived.last_fill_price == Decimal(12)
-    assert derived.fill_id == "b:10"
 
 
 @pytest.mark.parametrize(

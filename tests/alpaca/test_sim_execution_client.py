@@ -9,17 +9,18 @@ import msgspec
 
 from actors.execution.alpaca_broker import AlpacaBroker
 from tests.alpaca.conftest import QUOTE_BARS, RunningSim, csv_row
-from tests.alpaca.test_broker_orders import intent, wait_updates
+from tests.alpaca.test_broker_orders import intent, through_core, wait_core, wait_updates
 
 
 def test_broker_market_order_when_sent_at_0929_then_filled_on_the_first_regular_minute(sim: RunningSim) -> None:
     sim.admin("/admin/step", {"until": "2013-10-07T13:29:00Z"})
     with AlpacaBroker(sim.client_config()) as broker:
-        acks = broker.submit(intent("pre-1", "5"))
+        core = through_core(broker)
+        acks = core.submit([intent("pre-1", "5")])
         sim.admin("/admin/step", {"until": "2013-10-07T13:30:00Z"})
-        assert [u.status for u in acks + broker.poll()] == ["new"]  # the 09:29 bar is pre-market
+        assert [u.status for u in acks + core.poll()[0]] == ["new"]  # the 09:29 bar is pre-market
         sim.admin("/admin/step", {"until": "2013-10-07T13:31:00Z"})
-        updates = wait_updates(broker, "filled")
+        updates = wait_core(core, "filled")
     fill = updates[-1]
     assert fill.filled_qty == 5 and fill.filled_avg_price == Decimal(
         csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:30:00Z")["ask_close"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
-from actors.execution.broker import MarketItem
+from actors.execution.broker import BrokerSnapshot, MarketItem
 from actors.execution.sim_broker import SimBroker
 from cluster.foundation.errors import OrderRejected, TemporaryError
 from cluster.foundation.repository import InMemoryRepository
@@ -92,6 +92,15 @@ class CountingBroker:
 
     def open_orders(self) -> list[OrderUpdate]:
         return self.inner.open_orders()
+
+    def snapshot(self) -> BrokerSnapshot | None:
+        return self.inner.snapshot()
+
+    def error_counts(self) -> Mapping[tuple[str, str], int]:
+        return self.inner.error_counts()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class RejectingBroker(CountingBroker):

@@ -147,6 +147,22 @@ def test_on_broker_updates_when_status_repeats_without_fill_then_ignored_and_cou
     assert core.stats()["duplicate_updates"] == 2
 
 
+def test_on_broker_updates_when_a_status_the_order_has_had_comes_again_then_old_news_not_an_error(
+    trade_bars: BarsFn,
+) -> None:
+    # Arrange: an order that went new -> filled
+    repo = InMemoryRepository()
+    core = _core(repo)
+    ack = core.submit([_buy()])
+    core.on_market(trade_bars("SPY", "2013-10-07T13:31:00Z", "2013-10-07T13:31:00Z"))
+    # Act: the `new` report again, late (a live broker sends it in its answer and on its stream)
+    result = core.on_broker_updates(ack)
+    # Assert
+    assert result == [] and core.take_errors() == []
+    assert core.order_status("tc-SPY-1") == "filled"
+    assert core.stats()["duplicate_updates"] == 1 and core.stats()["invalid_transitions"] == 0
+
+
 def test_on_broker_updates_when_transition_is_invalid_then_error_event_not_silent_drop(
     trade_bars: BarsFn,
 ) -> None:
@@ -155,14 +171,14 @@ def test_on_broker_updates_when_transition_is_invalid_then_error_event_not_silen
     core = _core(repo)
     core.submit([_buy()])
     filled = core.on_market(trade_bars("SPY", "2013-10-07T13:31:00Z", "2013-10-07T13:31:00Z"))[0]
-    bogus = msgspec.structs.replace(filled, status="new", filled_qty=Decimal(0), last_fill_qty=Decimal(0), fill_id="")
+    bogus = msgspec.structs.replace(filled, status="pending_cancel", last_fill_qty=Decimal(0), fill_id="")
     # Act
     result = core.on_broker_updates([bogus])
     # Assert
     assert result == []
     errors = core.take_errors()
     assert [(e.event_type, e.severity) for e in errors] == [("invalid_order_transition", "critical")]
-    assert "filled -> new" in errors[0].message
+    assert "filled -> pending_cancel" in errors[0].message
     assert repo.risk_events == errors
     assert core.order_status("tc-SPY-1") == "filled"
     assert core.stats()["invalid_transitions"] == 1

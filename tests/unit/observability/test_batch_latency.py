@@ -13,19 +13,28 @@ from cluster.foundation.metrics import (
     Kind,
     Metrics,
 )
+from tests.kit.clock import FakeClock, SecondsClock
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _latency(keep: int = 10_000) -> tuple[BatchLatency, InMemoryRecorder, FakeClock]:
-    rec, clock = InMemoryRecorder(), FakeClock()
+def _latency(keep: int = 10_000) -> tuple[BatchLatency, InMemoryRecorder, SecondsClock]:
+    rec, clock = InMemoryRecorder(), SecondsClock(100.0)
     return BatchLatency(Metrics(rec), TICK_TO_DECISION_SECONDS, clock=clock, keep=keep), rec, clock
+
+
+def test_batch_when_arrived_then_its_wall_time_is_kept_for_execution_until_decided() -> None:
+    """The order batch carries the wall-clock arrival, from which execution measures tick-to-order."""
+    wall = FakeClock(1_700_000_000_000_000_000, tick_ns=1_000)
+    lat = BatchLatency(Metrics(InMemoryRecorder()), TICK_TO_DECISION_SECONDS, clock=SecondsClock(), keep=2,
+                       wall_ns=wall)
+    lat.arrived(1)
+    lat.arrived(1)  # a copy sent again does not move it
+    assert lat.arrived_wall_ns(1) == 1_700_000_000_000_001_000
+    assert lat.arrived_wall_ns(9) == 0  # never seen: not measured
+    lat.done(1)
+    assert lat.arrived_wall_ns(1) == 0
+    for k in (2, 3, 4):
+        lat.arrived(k)
+    assert (lat.arrived_wall_ns(2), lat.waiting) == (0, 2)  # forgotten with the oldest
 
 
 def test_batch_when_decided_then_arrival_to_decision_is_observed_once() -> None:
