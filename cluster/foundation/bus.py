@@ -87,6 +87,9 @@ class PublisherStats:
 class Publisher:
     """Sends batches of messages as one envelope per topic. Binds or connects an XPUB socket."""
 
+    sock: zmq.Socket[bytes]
+    address: str | None
+
     def __init__(
         self,
         ctx: zmq.Context[zmq.Socket[bytes]],
@@ -123,13 +126,7 @@ class Publisher:
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # see every (un)subscribe, duplicates included
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
-        self.sock = sock
-        self.address: str | None = None
-        if bind:
-            assert address is not None
-            self.address = _bind(self, address, advertise)
-        elif address is not None:
-            self.connect(address)
+        _attach(self, sock, address, bind, advertise)
 
     def connect(self, address: str) -> bool:
         """Connect to `address`, leaving the previous peer first; False when it is already the peer."""
@@ -194,6 +191,9 @@ class SubscriberStats:
 class Subscriber:
     """Receives envelopes on chosen topics, checks sequence numbers, and counts what went wrong."""
 
+    sock: zmq.Socket[bytes]
+    address: str | None
+
     def __init__(
         self,
         ctx: zmq.Context[zmq.Socket[bytes]],
@@ -217,13 +217,7 @@ class Subscriber:
         if not fan_in:
             for t in topics:
                 sock.setsockopt(zmq.SUBSCRIBE, t)
-        self.sock = sock
-        self.address: str | None = None
-        if bind:
-            assert address is not None
-            self.address = _bind(self, address, advertise)
-        elif address is not None:
-            self.connect(address)
+        _attach(self, sock, address, bind, advertise)
         self.stats = SubscriberStats()
         self._last: dict[tuple[str, bytes], tuple[int, int]] = {}
 
@@ -308,6 +302,18 @@ def _bind(end: Publisher | Subscriber, address: str, advertise: str | None) -> s
         end.security.serve(end.sock, address)
         end.curve = True
     return bind_socket(end.sock, host, int(port), advertise)
+
+
+def _attach(end: Publisher | Subscriber, sock: zmq.Socket[bytes], address: str | None, bind: bool,
+            advertise: str | None) -> None:
+    """Give `end` its socket, then bind it to `address` or connect it there (None: connect later)."""
+    end.sock = sock
+    end.address = None
+    if bind:
+        assert address is not None
+        end.address = _bind(end, address, advertise)
+    elif address is not None:
+        end.connect(address)
 
 
 def _reconnect(end: Publisher | Subscriber, address: str) -> bool:
