@@ -86,9 +86,10 @@ def run_pipeline(symbols: list[str], repeat: int) -> dict[str, object]:
     t0 = time.perf_counter()
     ray_calls.init_cluster(base.ray.model_copy(update={"include_dashboard": False}))
     ray_start = time.perf_counter() - t0
-    runs = []
+    runs: list[dict] = []
+    lockstep: list[dict] = []  # risk.pipeline_depth = 1, interleaved with the default runs
     try:
-        for i in range(repeat):
+        for i, depth in ((i, d) for i in range(repeat) for d in (2, 1)):
             settings = base.model_copy(update={
                 "market_data": base.market_data.model_copy(update={
                     "source": "replay", "files": (str(DATA),), "start": None, "end": None, "speed": 0.0,
@@ -96,6 +97,7 @@ def run_pipeline(symbols: list[str], repeat: int) -> dict[str, object]:
                 "signal": base.signal.model_copy(update={"universe": tuple(symbols), "group_size": 2}),
                 "execution": base.execution.model_copy(update={"broker": "sim"}),
                 "database": base.database.model_copy(update={"url": SecretStr("memory://")}),
+                "risk": base.risk.model_copy(update={"pipeline_depth": depth}),
             })
             sup = Supervisor(settings)
             t1 = time.perf_counter()
@@ -108,15 +110,18 @@ def run_pipeline(symbols: list[str], repeat: int) -> dict[str, object]:
             finally:
                 sup.shutdown()
             summary["actor_setup_seconds"] = round(setup, 3)
-            runs.append(summary)
-            print(f"  pipeline run {i + 1}: {summary['bars']} bars in {summary['wall_seconds']:.3f}s = "
+            (runs if depth == 2 else lockstep).append(summary)
+            print(f"  pipeline run {i + 1} (pipeline depth {depth}): {summary['bars']} bars in {summary['wall_seconds']:.3f}s = "
                   f"{summary['bars_per_s']:,.0f} bars/s, {summary['orders']} orders", file=sys.stderr)
     finally:
         ray_calls.shutdown()
     digests = {r["ledger_digest"] for r in runs}
     best = max(runs, key=lambda r: r["bars_per_s"])
     return {"runs": runs, "best": best, "median_bars_per_s": statistics.median(r["bars_per_s"] for r in runs),
-            "deterministic": len(digests) == 1, "ray_start_seconds": round(ray_start, 2)}
+            "deterministic": len(digests) == 1, "ray_start_seconds": round(ray_start, 2),
+            "lockstep": {"median_bars_per_s": statistics.median(r["bars_per_s"] for r in lockstep),
+                         "deterministic": len({r["ledger_digest"] for r in lockstep}) == 1,
+                         "orders": lockstep[0]["orders"]}}
 
 
 def _pcts(ns: list[int]) -> dict[str, float]:

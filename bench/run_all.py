@@ -72,8 +72,14 @@ def render(replay: dict, feed: dict, persistence: dict | None, inference: dict, 
         f"| trading-cluster pipeline (median of {len(pl['runs'])}) | {pl['median_bars_per_s']:,.0f} | "
         f"{pl['best']['wall_seconds']:.2f} (best) |",
         f"| **ratio** | **{replay['ratio_vs_backtrader']:.1f}x** | |",
+        f"| same pipeline in lockstep (`risk.pipeline_depth = 1`, median of {len(pl['runs'])}) | "
+        f"{pl['lockstep']['median_bars_per_s']:,.0f} | |",
+        f"| ratio, lockstep | {pl['lockstep']['median_bars_per_s'] / bt['bars_per_s']:.1f}x | |",
+        f"| **pipelining (depth 2) vs lockstep** | **{pl['median_bars_per_s'] / pl['lockstep']['median_bars_per_s']:.2f}x** | |",
         "",
-        f"Runs were deterministic (same ledger digest every run): {pl['deterministic']}. Orders per run: "
+        "Pipelined and lockstep runs alternate in the same Ray session. Runs were deterministic (same ledger digest "
+        f"every run at each depth): {pl['deterministic']} (pipelined), {pl['lockstep']['deterministic']} (lockstep). "
+        "Orders per run: "
         f"{pl['best']['orders']}. Ray start-up ({pl['ray_start_seconds']} s) and actor creation "
         f"({pl['best']['actor_setup_seconds']} s) are not in the bars/s figure.",
         "",

@@ -29,7 +29,7 @@ from actors.risk.core import RiskCore
 from actors.risk.liquidation import liquidation_intents
 from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
-from cluster.foundation.batch_gate import PIPELINE_DEPTH, BatchGate
+from cluster.foundation.batch_gate import BatchGate
 from cluster.foundation.batch_latency import BatchLatency
 from cluster.foundation.batches import BatchAssembler
 from cluster.foundation.metrics import (
@@ -93,7 +93,7 @@ class RiskActor(ActorShell):
         self.orders_out = self.bind_channel(bus.ORDERS, lambda addr: bus.Publisher(
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
         self._waiter = bus.Waiter(self.reports_in, self.md_in, self.signals_in)
-        self.gate: BatchGate[Any, Report] = BatchGate(PIPELINE_DEPTH)
+        self.gate: BatchGate[Any, Report] = BatchGate(settings.risk.pipeline_depth)
         self.carry_market = settings.execution.broker == "sim"  # the in-process simulator fills against it
         self.loose: list[OrderUpdate] = []  # published before the next Settled: booked with it
         self.final_decided = False

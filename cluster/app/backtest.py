@@ -46,7 +46,7 @@ from cluster.foundation.backtest_repo import (
     is_new_database,
     sqlite_path,
 )
-from cluster.foundation.batch_gate import PIPELINE_DEPTH, BatchGate
+from cluster.foundation.batch_gate import BatchGate
 from cluster.foundation.errors import DataError
 from cluster.foundation.grouping import GroupChoice, choose_groups, offered_signal_slots
 from cluster.foundation.market_files import open_source
@@ -201,7 +201,7 @@ class InProcessReplay:
         risk = RiskStage(s, repo)
         exec_clock = EventClock(replay=True)
         execution = ExecutionCore(make_broker(s), repo, exec_clock)
-        gate: BatchGate[None, list[OrderUpdate]] = BatchGate(PIPELINE_DEPTH)  # the risk actor's schedule
+        gate: BatchGate[None, list[OrderUpdate]] = BatchGate(s.risk.pipeline_depth)  # the risk actor's schedule
         t0 = 0.0
         for items, final in with_final(self._source()):
             if not t0:  # as the feed actor counts: from the first batch published (the files are read by then)
@@ -219,7 +219,7 @@ class InProcessReplay:
             for core, group_items in zip(cores, pending, strict=True):
                 core.on_items([m for m in group_items if not isinstance(m, Trade)], k)
                 signals += core.end_batch(k, final).signals
-            # risk decides batch k once k - PIPELINE_DEPTH is settled, booking the settlements it waited for
+            # risk decides batch k once k - pipeline_depth is settled, booking the settlements it waited for
             received = [m for msgs in per_symbol.values() for m in msgs]
             gate.offer(k, "batch", None)
             release = gate.release(["batch"])

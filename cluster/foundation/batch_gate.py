@@ -5,7 +5,7 @@ some *parts* (risk: the feed's market data and every signal group's SignalBatch;
 OrderBatch) and, for a stage that waits on a downstream one, the *settlement* of an earlier batch.
 
 The pipeline: with depth d, batch k may be acted on once batch k - d is settled. Risk runs at
-PIPELINE_DEPTH = 2, so it decides k + 1 while execution works on k; the orders of k are still
+risk.pipeline_depth (default PIPELINE_DEPTH = 2), so it decides k + 1 while execution works on k; the orders of k are still
 pending at risk then, and pending quantity counts toward every limit (actors/risk/core.py).
 
 Determinism: a settlement's report is handed out exactly when it is needed, never when it happens

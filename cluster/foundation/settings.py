@@ -202,6 +202,8 @@ class RiskSettings(_Section):
     trading_day_tz: str = "America/New_York"
     initial_cash: Decimal = Field(Decimal(100_000), gt=0)
     check_invariants: bool = Field(False, description="verify the accounting invariants after every fill (tests)")
+    pipeline_depth: int = Field(2, ge=1, le=8, description="risk decides batch k once batch k - depth is settled: "
+                                "2 decides k + 1 while execution works on k, 1 is lockstep")
 
     @model_validator(mode="after")
     def _total_exposure_ge_symbol_limit(self) -> RiskSettings:

@@ -141,3 +141,20 @@ def test_run_intent_log_when_an_intent_is_recorded_then_it_is_known_and_stored()
     assert not repo.has_intent("tc-1")
     repo.record_intent(intent)
     assert repo.has_intent("tc-1") and inner.has_intent("tc-1")
+
+
+def test_in_process_replay_when_lockstep_or_pipelined_then_both_trade_within_limits_deterministically(tmp_path):
+    """risk.pipeline_depth 1 decides k after k - 1 is settled (lockstep); the default 2 decides k + 1 while k
+    executes. Each schedule is deterministic and keeps every accounting invariant (check_invariants)."""
+    from cluster.foundation.batch_gate import PIPELINE_DEPTH
+
+    def run(depth: int, where: str) -> dict:
+        s = _settings(tmp_path / where)
+        s = s.model_copy(update={"risk": s.risk.model_copy(update={"pipeline_depth": depth})})
+        return InProcessReplay(s, signal_slots=4).run()
+
+    assert load_settings().risk.pipeline_depth == PIPELINE_DEPTH
+    lockstep, pipelined = run(1, "a"), run(2, "b")
+    assert lockstep["orders"] > 0 and pipelined["orders"] > 0
+    assert run(1, "c")["ledger_digest"] == lockstep["ledger_digest"]
+    assert Decimal(lockstep["exposure"]) <= Decimal(50_000) and Decimal(pipelined["exposure"]) <= Decimal(50_000)
