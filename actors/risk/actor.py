@@ -104,6 +104,7 @@ class RiskActor(ActorShell):
         self.signals_seen = 0
         self.events_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.sent_orders: deque[OrderBatch] = deque(maxlen=10_000)
+        self._order_subscribes = 0
         self.rejections: dict[str, int] = defaultdict(int)
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
@@ -196,7 +197,7 @@ class RiskActor(ActorShell):
     def _breaker_change(self, change: Any, by: str, reason: str) -> dict[str, Any]:
         moved = change(by, reason)
         self._record_events()
-        self._persist_breaker()
+        self.repo.save_breaker(self.core.breaker.to_record())
         self.metrics.set(CIRCUIT_BREAKER_STATUS, float(_BREAKER_CODES[self.core.breaker.state]))
         return {"from": moved.from_state, "to": moved.to_state, "by": by, "reason": reason}
 
@@ -216,6 +217,10 @@ class RiskActor(ActorShell):
 
     def step(self) -> None:
         got = False
+        if self.orders_out.poll_subscriptions() and self.orders_out.stats.subscribe_frames > self._order_subscribes:
+            self._order_subscribes = self.orders_out.stats.subscribe_frames  # execution (re)subscribed:
+            if missed := [ob for ob in self.sent_orders if ob.batch > self.gate.settled]:  # what it may have missed
+                self.orders_out.send(bus.topic(bus.ORDERS, "batch"), missed)
         for sub in (self.reports_in, self.md_in, self.signals_in):
             for _, env in sub.recv(timeout_ms=0):
                 got = True
@@ -326,20 +331,14 @@ class RiskActor(ActorShell):
             self.repo.record_risk_event(ev)
             self.events_log.append(msgspec.to_builtins(ev))
             if ev.event_type.startswith("breaker"):
-                self._persist_breaker()
+                self.repo.save_breaker(self.core.breaker.to_record())
                 self.log.warning("breaker %s: %s", ev.event_type, ev.message,
                                  extra={"actor": self.name, "correlation_id": f"breaker:{self.core.breaker.state}"})
-
-    def _persist_breaker(self) -> None:
-        self.repo.save_breaker(self.core.breaker.to_record())
 
     def _save_state(self) -> None:
         now = self.clock()
         self.repo.save_positions(self.core.portfolio.positions(), now)
         self.repo.save_daily_pnl(self.core.portfolio.daily_pnl_row())
-
-    def _restore_breaker(self) -> None:
-        recovery.restore_breaker(self.core, self.repo)  # logs what it took
 
     def _restore_from_storage(self) -> None:
         restored = recovery.restore_from_storage(self.core, self.repo, replay=self.clock.replay, now_ns=self.clock())
@@ -352,7 +351,7 @@ class RiskActor(ActorShell):
         execution = ray_calls.get_actor("execution", ns)
         md = ray_calls.get_actor("market_data", ns)
         if execution is None or md is None:
-            self._restore_breaker()
+            recovery.restore_breaker(self.core, self.repo)  # logs what it took
             return
         if not self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=30):
             self.log.warning("restarted risk: execution not re-subscribed to the new orders socket after 30 s")
@@ -379,7 +378,7 @@ class RiskActor(ActorShell):
             self.gate.offer(k, MARKET, (items, final))
         for sb in inputs.later_signals:
             self.gate.offer(sb.batch, sb.group, sb)
-        self._restore_breaker()
+        recovery.restore_breaker(self.core, self.repo)  # logs what it took
         self.log.warning("risk restarted: re-ran %d batches; next batch %d", upto, self.next_batch,
                          extra={"actor": self.name, "correlation_id": f"restart:batch-{self.next_batch}"})
 

@@ -82,6 +82,7 @@ class PublisherStats:
     messages: int = 0
     drops: int = 0
     dropped_messages: int = 0
+    subscribe_frames: int = 0  # every subscribe seen (a peer that (re)subscribes adds one)
 
 
 class Publisher:
@@ -157,6 +158,7 @@ class Publisher:
             if frame:
                 prefix = frame[1:]
                 delta = 1 if frame[0] == 1 else -1
+                self.stats.subscribe_frames += delta > 0
                 self._subscriptions[prefix] = max(0, self._subscriptions.get(prefix, 0) + delta)
             timeout_ms = 0
         return dict(self._subscriptions)

@@ -12,6 +12,7 @@ from cluster.foundation.grouping import (
     MIN_SYMBOLS_PER_GROUP,
     choose_groups,
     local_signal_slots,
+    offered_signal_slots,
     signal_slots_from,
 )
 from cluster.foundation.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
@@ -78,7 +79,8 @@ def test_local_slots_when_the_machine_has_few_or_many_cores_then_one_per_core_up
 def test_supervisor_when_1000_symbols_with_default_settings_then_a_sane_number_of_signal_actors():
     sup = Supervisor(_settings_with_universe(1000))
     signal_actors = [n for n in sup.desired() if n.startswith("signal-")]
-    assert len(signal_actors) == local_signal_slots()  # one per usable core, up to a signals node's worth
+    # the slots of the cluster this process is connected to, else one per usable core (up to a node's worth)
+    assert len(signal_actors) == offered_signal_slots()
     assert 1 <= len(signal_actors) <= SIGNALS_SLOTS_PER_NODE
     assert sorted(s for g in sup.groups.values() for s in g) == [f"S{i:04d}" for i in range(1000)]
 
