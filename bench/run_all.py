@@ -288,7 +288,7 @@ def render_live(live: dict) -> list[str]:
         "",
         "What bounds it: tick-to-decision starts when the risk actor has a batch's market data and ends when it "
         "has sent that batch's order batch, so it is the wait for every signal group (lockstep: the slowest group "
-        "decides) plus the risk decision. Tick-to-order starts when execution has the market data and ends when "
+        "decides) plus the risk decision. Tick-to-order starts at the same point (the order batch carries it) and ends when "
         "the orders are submitted: tick-to-decision, the bus hop, and any wait for the execution loop, which "
         "commits each order's intent durably before sending it (order ack, with the simulated broker almost all "
         f"SQLite with synchronous=FULL: p50 {h['trading_order_ack_seconds']['p50_ms'] or 0:.1f} ms here). Before "
