@@ -98,5 +98,6 @@ def test_bus_when_a_node_without_the_key_connects_then_it_receives_nothing_and_i
     assert not endpoint.startswith("tcp://127.") and before["bus_curve"] == ["md"]
     assert heard["keyed"] > 0
     assert heard["plain"] == 0 and heard["own client key"] == 0
-    assert after["bus_refused"].get("no_curve", 0) >= 1
+    # the plain peer: libzmq reports the mechanism mismatch as a protocol error or with no detail, by timing
+    assert after["bus_refused"].get("no_curve", 0) + after["bus_refused"].get("handshake_failed", 0) >= 1
     assert after["bus_refused"].get("unknown_client_key", 0) >= 1
