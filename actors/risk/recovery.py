@@ -103,7 +103,7 @@ def rerun_inputs(namespace: str, groups: list[str], upto: int, timeout_s: float 
     return RerunInputs(marks, signals, reports, settled, later_marks, later_signals)
 
 
-def lost_with_execution(namespace: str) -> bool:
+def lost_with_execution(namespace: str, timeout_s: float = 60.0) -> bool:
     """True when the decided batches cannot be re-run: execution restarted too and lost its lockstep
     position and report history (the core node was lost), while the feed had already published."""
     md = ray_calls.get_actor("market_data", namespace)
@@ -111,8 +111,11 @@ def lost_with_execution(namespace: str) -> bool:
     if md is None or execution is None:
         return True
     ex = ray_calls.call(execution, "stats")
-    feed = ray_calls.call(md, "stats")
-    return bool(ex.get("restarted")) and int(ex.get("next_batch", 1)) == 1 and int(feed.get("batch", 0)) > 0
+    if not (ex.get("restarted") and int(ex.get("next_batch", 1)) == 1):
+        return False
+    # the feed may have been lost with them: judge by what it had published once it runs again (a
+    # restarted feed reports batch 0 until it has reloaded its journal)
+    return feed_edge(namespace, timeout_s) > 0
 
 
 def feed_edge(namespace: str, timeout_s: float) -> int:
