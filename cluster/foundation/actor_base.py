@@ -125,6 +125,28 @@ class ActorShell:
             self.in_loop_soon(reconnect)  # between two steps; the caller does not wait for a paced loop
         return {ch: addr or "" for ch, addr in found.items()}
 
+    def _announce_endpoints(self) -> dict[str, Any]:
+        """A restarted actor that owns channels binds them anew (maybe on another node or port): it tells
+        every other actor of the namespace to look its peers up again, so that the sockets connecting to
+        it follow without waiting for the supervisor's next round. Returns the calls made, by actor name."""
+        if not self._bound or not ray_calls.was_reconstructed():
+            return {}
+        ns = self.settings.ray.namespace
+        refs: dict[str, Any] = {}
+        for name in ray_calls.named_actors(ns):
+            handle = None if name == self.name else ray_calls.get_actor(name, ns)
+            if handle is not None and hasattr(handle, "refresh_peers"):
+                refs[name] = ray_calls.submit(handle, "refresh_peers")
+        return refs
+
+    def _await_announced(self, refs: dict[str, Any], timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for name, ref in refs.items():
+            try:
+                ray_calls.wait(ref, max(0.1, deadline - time.monotonic()))
+            except ray_calls.ActorCallError as exc:  # the supervisor's next round tells it again
+                self.log.info("%s did not confirm the new endpoints of %s: %s", name, self.name, exc)
+
     def _connect_peers(self) -> None:
         resolver = PeerResolver(self.settings.ray.namespace, self.name, keep_waiting=lambda: not self._stop.is_set())
         for ch, ends in self._peers.items():
@@ -171,7 +193,9 @@ class ActorShell:
     def _run(self) -> None:
         try:
             if self.lifecycle.phase == "starting":
+                told = self._announce_endpoints()
                 self._connect_peers()
+                self._await_announced(told)
                 self.lifecycle.trigger("connected")
                 self.recover()
                 self.lifecycle.trigger("recovered")

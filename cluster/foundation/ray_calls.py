@@ -145,6 +145,12 @@ def get_actor(name: str, namespace: str) -> Any | None:
         return None
 
 
+def named_actors(namespace: str) -> list[str]:
+    """The names of the live named actors in `namespace`."""
+    found = _ray().util.list_named_actors(all_namespaces=True)
+    return sorted(str(a["name"]) for a in found if a.get("namespace") == namespace)
+
+
 def submit(handle: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     """Start a call; returns a reference to poll() or wait()."""
     return getattr(handle, method).remote(*args, **kwargs)
