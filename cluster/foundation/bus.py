@@ -76,6 +76,58 @@ def new_session() -> int:
     return (time.time_ns() ^ (os.getpid() << 20) ^ random.getrandbits(30)) & 0x7FFF_FFFF_FFFF_FFFF
 
 
+class _BusEnd:
+    """One end of a bus channel: its socket, the address it is bound or connected to, and whether
+    CURVE secures it. `security` decides which ends are CURVE (bus_curve); without it only loopback
+    is allowed."""
+
+    sock: zmq.Socket[bytes]
+    address: str | None
+
+    def __init__(self, sock: zmq.Socket[bytes], address: str | None, bind: bool, advertise: str | None,
+                 security: BusSecurity | None) -> None:
+        """Take `sock`, then bind it to `address` or connect it there (None: connect later)."""
+        self.security = security
+        self.curve = False
+        self.sock = sock
+        self.address = None
+        if bind:
+            assert address is not None
+            self.address = self._bind(address, advertise)
+        elif address is not None:
+            self.connect(address)
+
+    def connect(self, address: str) -> bool:
+        """Connect to `address`, leaving the previous peer first; False when it is already the peer."""
+        if self.address == address:
+            return False
+        require_keys(self.security, address)
+        if self.address is not None:
+            with contextlib.suppress(zmq.ZMQError):  # never connected (the old peer was unreachable)
+                self.sock.disconnect(self.address)
+        was_curve, self.curve = self.curve, self.security is not None and self.security.required(address)
+        if self.curve:
+            assert self.security is not None
+            self.security.dial(self.sock, address)
+        elif was_curve:  # the peer moved onto loopback, where its server is plain: back to the NULL mechanism
+            self.sock.setsockopt(zmq.PLAIN_SERVER, 0)
+        self.sock.connect(address)
+        self.address = address
+        return True
+
+    def _bind(self, address: str, advertise: str | None) -> str:
+        """Bind (a CURVE server first when the security asks for it; off loopback without keys: ConfigError)."""
+        host, _, port = address.removeprefix("tcp://").rpartition(":")
+        host = host.strip("[]")
+        public = endpoint(advertise or host, int(port))
+        for where in {address, public}:  # the interface bound and the address peers are given
+            require_keys(self.security, where)
+        if self.security is not None and (self.security.required(address) or self.security.required(public)):
+            self.security.serve(self.sock, address)
+            self.curve = True
+        return bind_socket(self.sock, host, int(port), advertise)
+
+
 @dataclass
 class PublisherStats:
     envelopes: int = 0
@@ -85,11 +137,8 @@ class PublisherStats:
     subscribe_frames: int = 0  # every subscribe seen (a peer that (re)subscribes adds one)
 
 
-class Publisher:
+class Publisher(_BusEnd):
     """Sends batches of messages as one envelope per topic. Binds or connects an XPUB socket."""
-
-    sock: zmq.Socket[bytes]
-    address: str | None
 
     def __init__(
         self,
@@ -109,11 +158,8 @@ class Publisher:
         """fan_in=True makes a PUSH socket (many senders, one receiver) instead of an XPUB.
 
         bind=True: `address` is tcp://host:port (port 0 picks a free one); `self.address` is then
-        the endpoint peers connect to. bind=False: `address` may be None and given later to connect().
-        `security` decides which ends are CURVE (bus_curve); without it only loopback is allowed."""
+        the endpoint peers connect to. bind=False: `address` may be None and given later to connect()."""
         self.source = source
-        self.security = security
-        self.curve = False
         self.session = new_session()
         self.when_full = when_full
         self.stats = PublisherStats()
@@ -127,11 +173,7 @@ class Publisher:
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # see every (un)subscribe, duplicates included
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
-        _attach(self, sock, address, bind, advertise)
-
-    def connect(self, address: str) -> bool:
-        """Connect to `address`, leaving the previous peer first; False when it is already the peer."""
-        return _reconnect(self, address)
+        super().__init__(sock, address, bind, advertise, security)
 
     def send(self, topic_bytes: bytes, items: Sequence[Message]) -> bool:
         """Send one envelope. Returns False (and counts a drop) only in 'drop' mode when a peer is full."""
@@ -190,11 +232,11 @@ class SubscriberStats:
     last_errors: list[str] = field(default_factory=list)
 
 
-class Subscriber:
-    """Receives envelopes on chosen topics, checks sequence numbers, and counts what went wrong."""
+class Subscriber(_BusEnd):
+    """Receives envelopes on chosen topics, checks sequence numbers, and counts what went wrong.
 
-    sock: zmq.Socket[bytes]
-    address: str | None
+    connect() leaves the previous publisher first and keeps the subscriptions; the sequence check
+    sees the new publisher as a restart, not a gap."""
 
     def __init__(
         self,
@@ -210,8 +252,6 @@ class Subscriber:
         security: BusSecurity | None = None,
     ) -> None:
         """fan_in=True makes a PULL socket (the receiving end of a PUSH channel; topics unused)."""
-        self.security = security
-        self.curve = False
         sock = ctx.socket(zmq.PULL if fan_in else zmq.SUB)
         sock.setsockopt(zmq.RCVHWM, hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
@@ -219,14 +259,9 @@ class Subscriber:
         if not fan_in:
             for t in topics:
                 sock.setsockopt(zmq.SUBSCRIBE, t)
-        _attach(self, sock, address, bind, advertise)
         self.stats = SubscriberStats()
         self._last: dict[tuple[str, bytes], tuple[int, int]] = {}
-
-    def connect(self, address: str) -> bool:
-        """Connect to `address`, leaving the previous publisher first; False when it is already the peer.
-        Subscriptions are kept; the sequence check sees the new publisher as a restart, not a gap."""
-        return _reconnect(self, address)
+        super().__init__(sock, address, bind, advertise, security)
 
     def subscribe(self, t: bytes) -> None:
         self.sock.setsockopt(zmq.SUBSCRIBE, t)
@@ -291,49 +326,6 @@ class Subscriber:
 
     def close(self) -> None:
         self.sock.close(linger=0)
-
-
-def _bind(end: Publisher | Subscriber, address: str, advertise: str | None) -> str:
-    """Bind `end` (a CURVE server first when its security asks for it; off loopback without keys: ConfigError)."""
-    host, _, port = address.removeprefix("tcp://").rpartition(":")
-    host = host.strip("[]")
-    public = endpoint(advertise or host, int(port))
-    for where in {address, public}:  # the interface bound and the address peers are given
-        require_keys(end.security, where)
-    if end.security is not None and (end.security.required(address) or end.security.required(public)):
-        end.security.serve(end.sock, address)
-        end.curve = True
-    return bind_socket(end.sock, host, int(port), advertise)
-
-
-def _attach(end: Publisher | Subscriber, sock: zmq.Socket[bytes], address: str | None, bind: bool,
-            advertise: str | None) -> None:
-    """Give `end` its socket, then bind it to `address` or connect it there (None: connect later)."""
-    end.sock = sock
-    end.address = None
-    if bind:
-        assert address is not None
-        end.address = _bind(end, address, advertise)
-    elif address is not None:
-        end.connect(address)
-
-
-def _reconnect(end: Publisher | Subscriber, address: str) -> bool:
-    if end.address == address:
-        return False
-    require_keys(end.security, address)
-    if end.address is not None:
-        with contextlib.suppress(zmq.ZMQError):  # never connected (the old peer was unreachable)
-            end.sock.disconnect(end.address)
-    was_curve, end.curve = end.curve, end.security is not None and end.security.required(address)
-    if end.curve:
-        assert end.security is not None
-        end.security.dial(end.sock, address)
-    elif was_curve:  # the peer moved onto loopback, where its server is plain: back to the NULL mechanism
-        end.sock.setsockopt(zmq.PLAIN_SERVER, 0)
-    end.sock.connect(address)
-    end.address = address
-    return True
 
 
 def stats_dict(stats: PublisherStats | SubscriberStats) -> dict[str, object]:
