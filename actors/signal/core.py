@@ -3,11 +3,13 @@
 No Ray, no I/O. The actor around it feeds a batch's bars and quotes (on_items), calls end_batch on
 every BatchEnd and publishes the returned SignalBatch (which doubles as the group's watermark).
 
-The features of the group's symbols are numpy arrays indexed by symbol slot
-(models/features/vector.py): a batch advances every symbol it holds at once, in rounds of distinct
-symbols when a symbol has several bars in the batch, and its warm rows go to the model in one
-predict. Equal to one StreamingFeatures per symbol fed bar by bar (tests/unit/signal/
-test_signal_core_batches.py).
+A group of at least VECTOR_FROM_SYMBOLS symbols keeps its features as numpy arrays indexed by
+symbol slot (models/features/vector.py): a batch advances every symbol it holds at once, in rounds
+of distinct symbols when a symbol has several bars in the batch. A narrower group keeps one
+StreamingFeatures per symbol and advances it bar by bar: a round of a few symbols costs numpy's
+fixed overhead per operation for little work, and a deep batch of a narrow group is many such
+rounds. Either way the warm rows go to the model in one predict per batch, and the result equals
+one StreamingFeatures per symbol fed bar by bar (tests/unit/signal/test_signal_core_batches.py).
 
 Scores map to targets with a dead band, so a model with continuous scores does not flip on
 noise: score >= threshold -> +1; score <= -threshold -> -1 (0 when shorting is not allowed);
@@ -26,8 +28,11 @@ from cluster.foundation.errors import BadInput
 from cluster.foundation.ids import correlation_id
 from cluster.foundation.wire import Bar, Quote, Signal, SignalBatch
 from models.features.spec import FEATURE_NAMES
+from models.features.streaming import StreamingFeatures
 from models.features.vector import VectorFeatures, rounds
 from models.protocol import Model
+
+VECTOR_FROM_SYMBOLS = 16  # groups this wide advance as arrays; narrower ones symbol by symbol
 
 
 class _Rows(NamedTuple):
@@ -39,6 +44,7 @@ class _Rows(NamedTuple):
     ts_ns: NDArray[np.int64]
     price: NDArray[np.float64]
     features: NDArray[np.float64]
+    distinct: bool = True  # False: a symbol may repeat (rows in arrival order, targets applied one by one)
 
 
 def _require_spec(model: Model) -> None:
@@ -52,7 +58,8 @@ class SignalCore:
     """Features and target positions of one symbol group, a market-data batch at a time."""
 
     def __init__(
-        self, group: str, symbols: Iterable[str], model: Model, allow_short: bool, threshold: float = 0.5
+        self, group: str, symbols: Iterable[str], model: Model, allow_short: bool, threshold: float = 0.5,
+        vector_from: int = VECTOR_FROM_SYMBOLS,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -63,7 +70,9 @@ class SignalCore:
         self._model = model
         self._slot_of = {symbol: i for i, symbol in enumerate(dict.fromkeys(symbols))}
         self._symbols = tuple(self._slot_of)
-        self._features = VectorFeatures(len(self._symbols))
+        vector = len(self._symbols) >= vector_from
+        self._features = VectorFeatures(len(self._symbols) if vector else 0)
+        self._streams = None if vector else [StreamingFeatures() for _ in self._symbols]
         self._targets: NDArray[np.int64] = np.zeros(len(self._symbols), dtype=np.int64)
         self._queue: list[_Rows] = []
         self._inbox: list[Bar | Quote] = []  # fed by on_bar/on_quote, not yet advanced
@@ -82,13 +91,21 @@ class SignalCore:
     def model_version(self) -> str:
         return self._model.version
 
+    @property
+    def vectorized(self) -> bool:
+        """True when the group's features advance as arrays (a wide group)."""
+        return self._streams is None
+
     def target(self, symbol: str) -> int:
         self._flush()
         return int(self._targets[self._slot_of[symbol]])
 
     def feature_values(self, symbol: str) -> tuple[float, ...]:
         self._flush()
-        values: list[float] = self._features.values[self._slot_of[symbol]].tolist()
+        slot = self._slot_of[symbol]
+        if self._streams is not None:
+            return self._streams[slot].values()
+        values: list[float] = self._features.values[slot].tolist()
         return tuple(values)
 
     def on_bar(self, bar: Bar, batch: int) -> None:
@@ -117,6 +134,9 @@ class SignalCore:
     def _advance(self, items: Sequence[Bar | Quote], batch: int) -> None:
         if not items:
             return
+        if self._streams is not None:
+            self._advance_streams(self._streams, items, batch)
+            return
         slot_of = self._slot_of
         slots = np.array([slot_of.get(m.symbol, -1) for m in items], dtype=np.int64)
         ts = np.array([m.ts_ns for m in items], dtype=np.int64)
@@ -132,11 +152,44 @@ class SignalCore:
             self._ignored += int((~known).sum())
             slots, is_bar, a, b, ts = slots[known], is_bar[known], a[known], b[known], ts[known]
         if len(slots):
-            self.on_arrays(batch, slots, is_bar, a, b, ts)
+            self._advance_arrays(batch, slots, is_bar, a, b, ts)
 
-    def on_arrays(self, batch: int, slots: NDArray[np.int64], is_bar: NDArray[np.bool_], a: NDArray[np.float64],
-                  b: NDArray[np.float64], ts_ns: NDArray[np.int64]) -> None:
-        """on_items in columns: slot (index into `symbols`), bar or quote, close/bid, volume/ask, time."""
+    def _advance_streams(self, streams: list[StreamingFeatures], items: Sequence[Bar | Quote], batch: int) -> None:
+        """The narrow-group path: each symbol's StreamingFeatures, bar by bar in arrival order."""
+        slot_of = self._slot_of
+        slots: list[int] = []
+        seqs: list[int] = []
+        stamps: list[int] = []
+        prices: list[float] = []
+        rows: list[tuple[float, ...]] = []
+        seq = self._seq
+        for m in items:
+            slot = slot_of.get(m.symbol)
+            if slot is None:
+                self._ignored += 1
+                continue
+            f = streams[slot]
+            if type(m) is Bar:
+                f.update_bar(m.close, m.high, m.low, m.volume)
+                if f.ready:
+                    slots.append(slot)
+                    seqs.append(seq)
+                    stamps.append(m.ts_ns)
+                    prices.append(m.close)
+                    rows.append(f.values())
+                seq += 1
+            else:
+                f.update_quote(m.bid, m.ask)  # type: ignore[union-attr]
+        self._bars += seq - self._seq
+        self._seq = seq
+        if slots:
+            self._queue.append(_Rows(batch, np.array(slots, dtype=np.int64), np.array(seqs, dtype=np.int64),
+                                     np.array(stamps, dtype=np.int64), np.array(prices, dtype=np.float64),
+                                     np.array(rows, dtype=np.float64), distinct=False))
+
+    def _advance_arrays(self, batch: int, slots: NDArray[np.int64], is_bar: NDArray[np.bool_],
+                        a: NDArray[np.float64], b: NDArray[np.float64], ts_ns: NDArray[np.int64]) -> None:
+        """The wide-group path, in columns: slot (index into `symbols`), bar or quote, close/bid, volume/ask, time."""
         features = self._features
         bar_seq = self._seq + np.cumsum(is_bar) - 1
         bars = int(is_bar.sum())
@@ -226,6 +279,9 @@ class SignalCore:
         for part in queue:  # a round holds each symbol once; a later round is later in time
             score = scores[start:start + len(part.slots)]
             start += len(part.slots)
+            if not part.distinct:
+                changed += self._apply_in_order(part, score)
+                continue
             current = self._targets[part.slots]
             target = self._targets_for(score, current)
             moved = np.flatnonzero(target != current)
@@ -239,6 +295,20 @@ class SignalCore:
         if len(queue) > 1:
             changed.sort()
         return [c[1:] for c in changed]
+
+    def _apply_in_order(self, part: _Rows, score: NDArray[np.float64]) -> list[tuple[int, str, int, float, int, float]]:
+        """Targets of rows in which a symbol may repeat, one row after the other."""
+        threshold, short = self.threshold, (-1 if self.allow_short else 0)
+        targets, symbols = self._targets, self._symbols
+        changed: list[tuple[int, str, int, float, int, float]] = []
+        for seq, slot, ts, price, s in zip(part.seq.tolist(), part.slots.tolist(), part.ts_ns.tolist(),
+                                           part.price.tolist(), score.tolist(), strict=True):
+            current = int(targets[slot])
+            target = 1 if s >= threshold else short if s <= -threshold else current  # NaN keeps the current
+            if target != current:
+                targets[slot] = target
+                changed.append((seq, symbols[slot], ts, price, target, s))
+        return changed
 
     def _targets_for(self, score: NDArray[np.float64], current: NDArray[np.int64]) -> NDArray[np.int64]:
         """score >= threshold -> 1; <= -threshold -> -1 (0 long-only); otherwise (or NaN) the current."""

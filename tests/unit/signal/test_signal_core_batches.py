@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,17 +102,19 @@ def _events(seed: int, n: int, minutes: int, presence: float, repeats: float) ->
     return batches
 
 
+@pytest.mark.parametrize("vector_from", [1, 10**9], ids=["arrays", "per-symbol"])
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 8), minutes=st.integers(1, 120),
        presence=st.floats(0.3, 1.0), repeats=st.floats(0.0, 0.8), allow_short=st.booleans())
 def test_core_when_random_batches_with_gaps_then_same_rows_and_signals_as_per_symbol_reference(
-    seed: int, n: int, minutes: int, presence: float, repeats: float, allow_short: bool
+    vector_from: int, seed: int, n: int, minutes: int, presence: float, repeats: float, allow_short: bool
 ) -> None:
     batches = _events(seed, n, minutes, presence, repeats)
     symbols = [f"S{i}" for i in range(n)]
     reference = PerSymbolReference(symbols, allow_short)
     model = RecordingModel()
-    core = SignalCore("g0", symbols, model, allow_short)  # type: ignore[arg-type]
+    core = SignalCore("g0", symbols, model, allow_short, vector_from=vector_from)  # type: ignore[arg-type]
+    assert core.vectorized == (vector_from == 1)
     for k, items in enumerate(batches):
         reference.feed(items)
         expected = reference.end_batch()
@@ -132,10 +135,12 @@ def test_core_when_random_batches_with_gaps_then_same_rows_and_signals_as_per_sy
     assert core.stats()["ignored"] == sum(1 for b in batches for m in b if m.symbol == "UNKNOWN")
 
 
-def test_core_when_fed_item_by_item_or_as_one_batch_then_identical(signal_settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("vector_from", [1, 10**9], ids=["arrays", "per-symbol"])
+def test_core_when_fed_item_by_item_or_as_one_batch_then_identical(vector_from: int) -> None:
     batches = _events(7, 5, 150, 0.9, 0.5)
-    one, many = SignalCore("g0", [f"S{i}" for i in range(5)], RecordingModel(), True), \
-        SignalCore("g0", [f"S{i}" for i in range(5)], RecordingModel(), True)  # type: ignore[arg-type]
+    symbols = [f"S{i}" for i in range(5)]
+    one = SignalCore("g0", symbols, RecordingModel(), True, vector_from=vector_from)  # type: ignore[arg-type]
+    many = SignalCore("g0", symbols, RecordingModel(), True, vector_from=vector_from)  # type: ignore[arg-type]
     for k, items in enumerate(batches):
         one.on_items(items, k)
         for item in items:
@@ -144,3 +149,15 @@ def test_core_when_fed_item_by_item_or_as_one_batch_then_identical(signal_settin
             else:
                 many.on_quote(item)
         assert one.end_batch(k) == many.end_batch(k)
+
+
+def test_core_when_narrow_or_wide_group_then_same_signals_on_both_paths() -> None:
+    batches = _events(11, 6, 200, 0.8, 0.6)
+    symbols = [f"S{i}" for i in range(6)]
+    arrays = SignalCore("g0", symbols, RecordingModel(), True, vector_from=1)  # type: ignore[arg-type]
+    streams = SignalCore("g0", symbols, RecordingModel(), True)  # type: ignore[arg-type]
+    assert arrays.vectorized and not streams.vectorized  # six symbols are a narrow group by default
+    for k, items in enumerate(batches):
+        arrays.on_items(items, k)
+        streams.on_items(items, k)
+        assert arrays.end_batch(k) == streams.end_batch(k)
