@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, time
+
+from msgspec.structs import replace
 
 from alpaca_sim.data import BarEvent
 from alpaca_sim.timefmt import NEW_YORK

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from alpaca_sim.timefmt import parse_rfc3339_ns
 from cluster.foundation.errors import DataError
+from cluster.foundation.wire import BarFields, QuoteFields
 
 _BAR_HEADER = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
 _QUOTE_HEADER = [
@@ -23,39 +24,24 @@ _TRADE_TICK_HEADER = ["symbol", "timestamp", "price", "size", "exchange", "condi
 _BAR_NS = 60 * 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class BarEvent:
+class _PublishedAtBarEnd:
+    """A bar-sized event (a trade bar, a quote bar's close) stamped with its bar start: it is published
+    at the bar's end."""
+
+    __slots__ = ()
+    ts_ns: int
+
+    @property
+    def publish_ns(self) -> int:
+        return self.ts_ns + _BAR_NS
+
+
+class BarEvent(BarFields, _PublishedAtBarEnd, frozen=True):
     """A one-minute trade bar; `ts_ns` is the bar start, it is published at `publish_ns` (its end)."""
 
-    symbol: str
-    ts_ns: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trade_count: int | None = None
-    vwap: float | None = None
 
-    @property
-    def publish_ns(self) -> int:
-        return self.ts_ns + _BAR_NS
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteEvent:
+class QuoteEvent(QuoteFields, _PublishedAtBarEnd, frozen=True):
     """Top of book at the close of a quote bar, published at the bar's end."""
-
-    symbol: str
-    ts_ns: int
-    bid: float
-    bid_size: float
-    ask: float
-    ask_size: float
-
-    @property
-    def publish_ns(self) -> int:
-        return self.ts_ns + _BAR_NS
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,9 @@ class _Msg(msgspec.Struct, frozen=True, array_like=True, tag_field="k", forbid_u
     pass
 
 
-class Bar(_Msg, frozen=True, tag="b"):
+class BarFields(msgspec.Struct, frozen=True):
+    """What every one-minute trade bar holds: the bus's Bar and the simulator's replayed bars."""
+
     symbol: str
     ts_ns: int  # start of the bar
     open: float
@@ -41,16 +43,24 @@ class Bar(_Msg, frozen=True, tag="b"):
     volume: float
     trade_count: int | None = None
     vwap: float | None = None
+
+
+class Bar(_Msg, BarFields, frozen=True, tag="b"):
     backfilled: bool = False
 
 
-class Quote(_Msg, frozen=True, tag="q"):
+class QuoteFields(msgspec.Struct, frozen=True):
+    """What every top-of-book quote holds: the bus's Quote and the simulator's replayed quotes."""
+
     symbol: str
     ts_ns: int
     bid: float
     bid_size: float
     ask: float
     ask_size: float
+
+
+class Quote(_Msg, QuoteFields, frozen=True, tag="q"):
     bid_exchange: str = ""
     ask_exchange: str = ""
 
