@@ -38,7 +38,7 @@ import msgspec
 
 from actors.execution.broker import BrokerSnapshot, MarketItem, Polled
 from cluster.foundation.ids import MAX_CLIENT_ORDER_ID
-from cluster.foundation.orders import is_terminal_status
+from cluster.foundation.orders import is_terminal_status, price_decimal
 from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
 
 _ID_NAMESPACE = uuid.UUID("6f1d3c1e-5a0b-4d7e-9c2a-3b8e4f5a6d71")
@@ -50,7 +50,7 @@ _DAY_ZONE = ZoneInfo("America/New_York")
 
 def to_price(value: float) -> Decimal:
     """Float market price to Decimal without binary noise (167.43 stays 167.43)."""
-    return Decimal(repr(value))
+    return price_decimal(value)
 
 
 def round_price(value: Decimal) -> Decimal:

@@ -57,7 +57,8 @@ class Portfolio:
         self.initial_cash = initial_cash
         self.cash = initial_cash
         self.trading_date = trading_date
-        self._positions: dict[str, _Position] = {}
+        self._positions: dict[str, _Position] = {}  # symbols with a fill or a fee: what is booked
+        self._marks: dict[str, Decimal] = {}  # last price of every symbol marked, booked or not
         self._realized_total = ZERO
         self._day_realized = ZERO
         self._day_start_unrealized = ZERO
@@ -76,9 +77,7 @@ class Portfolio:
             raise AccountingError(f"{symbol}: fill needs qty > 0, price > 0, commission >= 0; got {qty} @ {price} fee {commission}")
         if side not in ("buy", "sell"):
             raise AccountingError(f"{symbol}: fill side must be 'buy' or 'sell', got {side!r}")
-        pos = self._positions.get(symbol)
-        if pos is None:
-            pos = self._positions[symbol] = _Position()
+        pos = self._positions.get(symbol) or self._open_entry(symbol)
         signed = qty if side == "buy" else -qty
         old = pos.qty
         realized = -commission
@@ -120,9 +119,7 @@ class Portfolio:
         """A commission that arrives without shares (its fill's shares were booked before, from the cumulative)."""
         if fee < 0:
             raise AccountingError(f"{symbol}: fee must be >= 0, got {fee}")
-        pos = self._positions.get(symbol)
-        if pos is None:
-            pos = self._positions[symbol] = _Position()
+        pos = self._positions.get(symbol) or self._open_entry(symbol)
         pos.realized -= fee
         pos.updated_at_ns = max(pos.updated_at_ns, ts_ns)
         self.cash -= fee
@@ -131,12 +128,18 @@ class Portfolio:
 
     def mark(self, symbol: str, price: Decimal, ts_ns: int) -> None:
         """Record the last price of a symbol (held or not); positions are valued at it, fills never move it."""
+        self._marks[symbol] = price
         pos = self._positions.get(symbol)
-        if pos is None:
-            pos = self._positions[symbol] = _Position()
-        pos.last_price = price
-        if pos.qty:
-            pos.updated_at_ns = ts_ns
+        if pos is not None:
+            pos.last_price = price
+            if pos.qty:
+                pos.updated_at_ns = ts_ns
+
+    def _open_entry(self, symbol: str) -> _Position:
+        """The books' entry of a symbol at its first fill or fee, valued at its last mark if it had one."""
+        pos = self._positions[symbol] = _Position()
+        pos.last_price = self._marks.get(symbol)
+        return pos
 
     # ---- queries -----------------------------------------------------------------------------
 
@@ -146,7 +149,7 @@ class Portfolio:
 
     def last_price(self, symbol: str) -> Decimal | None:
         pos = self._positions.get(symbol)
-        return pos.last_price if pos is not None else None
+        return pos.last_price if pos is not None else self._marks.get(symbol)
 
     def open_symbols(self) -> list[str]:
         return [s for s, p in self._positions.items() if p.qty]

@@ -31,7 +31,7 @@ from actors.risk.sizing import Limits, Target, close_slice, entry_size, targets_
 from actors.risk.staleness import book_is_stale
 from actors.risk.status import status_of
 from cluster.foundation.ids import parse_client_order_id
-from cluster.foundation.orders import FillLedger, plain_qty
+from cluster.foundation.orders import FillLedger, plain_qty, price_decimal
 from cluster.foundation.records import BreakerRecord, DailyPnlRow, PositionRow, RiskEvent, Severity
 from cluster.foundation.settings import RiskSettings
 from cluster.foundation.wire import OrderIntent, OrderUpdate, Signal
@@ -77,7 +77,7 @@ class RiskCore:
             self._event("bad_price", "warning", f"{symbol}: mark {price!r} at {ts_ns} is not a positive finite price",
                         ts_ns, symbol=symbol)
             return False
-        value = Decimal(repr(price))
+        value = price_decimal(price)
         self._prices[symbol] = value
         self._price_floats[symbol] = price
         self._price_ns[symbol] = ts_ns
@@ -100,7 +100,7 @@ class RiskCore:
             return self._reject(signal, rules.Rejection("bad_price", reason), now)
         last = self._prices.get(symbol)
         if last is not None:
-            order_price = last if signal.price == self._price_floats.get(symbol) else Decimal(repr(signal.price))
+            order_price = last if signal.price == self._price_floats.get(symbol) else price_decimal(signal.price)
             rejection = rules.price_band(symbol, order_price, last, self.limits.price_band_pct)
             if rejection is not None:
                 return self._reject(signal, rejection, now)

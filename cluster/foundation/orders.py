@@ -17,6 +17,7 @@ Risk, execution and the order state machine all ask these questions; they get on
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 from cluster.foundation.wire import OrderStatus, OrderUpdate
@@ -35,6 +36,13 @@ def is_terminal_status(status: str) -> bool:
 def fill_key(update: OrderUpdate) -> str:
     """A name for one fill report: the broker's fill id, else the cumulative quantity it reached."""
     return update.fill_id or f"{update.client_order_id}:{update.filled_qty}"
+
+
+@lru_cache(maxsize=1 << 16)
+def price_decimal(price: float) -> Decimal:
+    """A float market price as the Decimal it was written as (167.43 stays 167.43, no binary noise).
+    Memoized: a book marks the same few thousand prices over and over."""
+    return Decimal(repr(price))
 
 
 def plain_qty(qty: Decimal) -> Decimal:
