@@ -77,13 +77,18 @@ class ExecutionCore:
 
     def submit(self, intents: Sequence[OrderIntent]) -> list[OrderUpdate]:
         """Record, then send, every intent not seen before; return the broker's updates."""
-        updates: list[OrderUpdate] = []
+        fresh: dict[str, OrderIntent] = {}
         for intent in intents:
             coid = intent.client_order_id
-            if self._is_known(coid):
+            if coid in fresh or self._is_known(coid):
                 self._counts["duplicates_suppressed"] += 1
                 continue
-            self._repo.record_intent(intent)
+            fresh[coid] = intent
+        if not fresh:
+            return []
+        self._repo.record_intents(list(fresh.values()))  # one durable write for the batch, before any send
+        updates: list[OrderUpdate] = []
+        for coid, intent in fresh.items():
             self._known_ids.add(coid)
             self._orders[coid] = _Tracked(intent, OrderFSM())
             self._fills.expect(coid)

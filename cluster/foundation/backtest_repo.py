@@ -17,7 +17,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cluster.foundation.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
@@ -95,6 +95,10 @@ class RunIntentLog:
     def record_intent(self, intent: OrderIntent) -> None:
         self._repo.record_intent(intent)
         self._intent_ids.add(intent.client_order_id)
+
+    def record_intents(self, intents: Sequence[OrderIntent]) -> None:
+        self._repo.record_intents(intents)
+        self._intent_ids.update(i.client_order_id for i in intents)
 
     def has_intent(self, client_order_id: str) -> bool:
         return client_order_id in self._intent_ids

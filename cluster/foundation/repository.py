@@ -1,14 +1,15 @@
 """Storage interface of the trading actors, and an in-memory implementation.
 
 The hot path only calls these methods; an implementation may write behind (queue and batch),
-but `record_intent` must be durable before it returns, because an order is sent only after its
-client_order_id is in the intent log. Every write is idempotent on its natural key, so a write
+but `record_intent` (and `record_intents`, a batch's intents in one write) must be durable before it
+returns, because an order is sent only after its client_order_id is in the intent log. Every write is idempotent on its natural key, so a write
 repeated after a failure never duplicates a row.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Protocol
 
 from cluster.foundation.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
@@ -17,6 +18,7 @@ from cluster.foundation.wire import OrderIntent, OrderUpdate
 
 class Repository(Protocol):
     def record_intent(self, intent: OrderIntent) -> None: ...
+    def record_intents(self, intents: Sequence[OrderIntent]) -> None: ...
     def has_intent(self, client_order_id: str) -> bool: ...
     def open_intents(self) -> list[OrderIntent]: ...
     def record_order_update(self, update: OrderUpdate) -> None: ...
@@ -53,6 +55,10 @@ class InMemoryRepository:
     def record_intent(self, intent: OrderIntent) -> None:
         with self._lock:
             self.intents.setdefault(intent.client_order_id, intent)
+
+    def record_intents(self, intents: Sequence[OrderIntent]) -> None:
+        for intent in intents:
+            self.record_intent(intent)
 
     def has_intent(self, client_order_id: str) -> bool:
         with self._lock:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from cluster.foundation.db import SqlRepository
 from cluster.foundation.db import models as m
@@ -68,6 +68,29 @@ def test_record_intent_when_it_returns_then_another_connection_sees_it(
 
     # Assert
     assert _count(migrated_url, m.OrderIntentRow) == 1
+
+
+def test_record_intents_when_a_batch_returns_then_every_intent_is_committed_in_one_transaction(
+    repo: SqlRepository, migrated_url: str, ibm_ticks: list[tuple[int, Decimal]]
+) -> None:
+    # Arrange: count the commits of every engine while the batch is written
+    commits: list[object] = []
+
+    def on_commit(conn: object) -> None:
+        commits.append(conn)
+
+    intents = [_intent(f"tc-IBM-{i}", price, T0 + offset) for i, (offset, price) in enumerate(ibm_ticks[:8])]
+    event.listen(Engine, "commit", on_commit)
+    try:
+        # Act
+        repo.record_intents([*intents, intents[0]])  # a repeated id keeps the first intent
+    finally:
+        event.remove(Engine, "commit", on_commit)
+
+    # Assert: durable on return, one wait for the disk
+    assert len(commits) == 1
+    assert _count(migrated_url, m.OrderIntentRow) == 8
+    assert all(repo.has_intent(i.client_order_id) for i in intents)
 
 
 def test_writes_when_repeated_then_no_row_is_duplicated(

@@ -8,7 +8,8 @@ a reader always sees its own writes. The schema must already be at Alembic head 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -72,18 +73,25 @@ class SqlRepository:
         appended to the local journal and fsync'ed. In both cases the caller may send the order;
         a journaled intent reaches the database on reconnect, before every write queued after it.
         Recording the same client_order_id twice keeps the first intent."""
-        self._writer.facts.remember(intent)
-        self._intent_ids.add(intent.client_order_id)
+        self.record_intents([intent])
+
+    def record_intents(self, intents: Sequence[OrderIntent]) -> None:
+        """record_intent for a batch's intents, committed in one transaction (one wait for the disk)."""
+        for intent in intents:
+            self._writer.facts.remember(intent)
+            self._intent_ids.add(intent.client_order_id)
         if self._writer.status == "ok":
             try:
                 with self._engine.begin() as conn:
-                    store.write_intent(conn, intent)
+                    for intent in intents:
+                        store.write_intent(conn, intent)
                 return
             except Exception as exc:
                 if not is_connection_error(exc):
                     raise
                 self._writer.report_outage(exc)
-        self._writer.journal_now(lambda seq: o.IntentOp(seq=seq, intent=intent))
+        for intent in intents:
+            self._writer.journal_now(partial(_intent_op, intent))
 
     def record_order_update(self, update: OrderUpdate) -> None:
         self._writer.enqueue(lambda seq: o.OrderOp(seq=seq, update=update))
@@ -146,3 +154,7 @@ class SqlRepository:
         """Write what can be written; keep the rest in the journal for the next start."""
         self._writer.close(timeout_s=min(self._read_timeout_s, 10.0))
         self._engine.dispose()
+
+
+def _intent_op(intent: OrderIntent, seq: int) -> o.IntentOp:
+    return o.IntentOp(seq=seq, intent=intent)

@@ -31,13 +31,6 @@ class DownRepository(InMemoryRepository):
         raise DependencyDown("database unreachable")
 
 
-class LookupRepository(InMemoryRepository):
-    """A repository that can tell whether an id was ever logged, open or finished."""
-
-    def has_intent(self, client_order_id: str) -> bool:
-        return client_order_id in self.intents
-
-
 def _buy(coid: str = "tc-SPY-1", qty: int = 100) -> OrderIntent:
     return make_intent(coid, "SPY", "buy", qty, ts_ns=T0)
 
@@ -111,7 +104,7 @@ def test_submit_when_restarted_without_restore_then_open_intent_still_blocks_a_r
 def test_submit_when_restarted_after_order_filled_and_repo_knows_all_ids_then_not_resent(
     trade_bars: BarsFn,
 ) -> None:
-    repo = LookupRepository()
+    repo = InMemoryRepository()  # tells whether an id was ever logged, open or finished
     broker = CountingBroker(repo)
     first = ExecutionCore(broker, repo, FakeClock())
     first.submit([_buy()])

@@ -73,13 +73,8 @@ def test_late_fill_when_order_canceled_or_cancel_pending_then_booked_without_cri
     assert [e.event_type for e in core.take_errors()] == []
 
 
-class _LookupRepository(InMemoryRepository):
-    def has_intent(self, client_order_id: str) -> bool:
-        return client_order_id in self.intents
-
-
 def test_report_when_own_order_finished_before_a_restart_then_not_booked_again() -> None:
-    repo = _LookupRepository()
+    repo = InMemoryRepository()  # tells whether an id was ever logged, open or finished
     first = ExecutionCore(SimBroker(), repo, lambda: T0)
     first.submit([make_intent("tc-1", "IBM", "buy", 100, T0)])
     first.on_broker_updates([_report("tc-1", "filled", 100, 100, fill_id="e1")])
