@@ -6,7 +6,6 @@ is resolved on a later loop, not only at a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from actors.execution.broker import Broker, BrokerSnapshot, Polled, Reconnected
@@ -14,8 +13,9 @@ from actors.execution.core import ExecutionCore
 from actors.execution.live_reconcile import BrokerReconciler
 from cluster.foundation.errors import TemporaryError
 from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote, Trade
+from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
 from tests.alpaca.conftest import QUOTE_BARS, csv_row
+from tests.kit.broker import QuietBroker
 
 NOW = 1_381_152_660_000_000_000
 ASK = Decimal(csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:30:00Z")["ask_close"])  # a real SPY ask
@@ -34,7 +34,7 @@ def report(coid: str, status: OrderStatus, filled: str = "0", avg: Decimal | Non
                        fill_id=f"b-{coid}:{filled}" if last != "0" else "")
 
 
-class ScriptedBroker:
+class ScriptedBroker(QuietBroker):
     """Answers as the test scripts it: acks, a stream (poll) and a REST snapshot."""
 
     def __init__(self, snapshot: BrokerSnapshot | None = None) -> None:
@@ -53,15 +53,6 @@ class ScriptedBroker:
         self.orders[intent.client_order_id] = ack
         return [ack]
 
-    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
-        return []
-
-    def cancel_all(self) -> list[OrderUpdate]:
-        return []
-
-    def on_market(self, items: Sequence[Bar | Quote | Trade]) -> list[OrderUpdate]:
-        return []
-
     def poll(self) -> list[Polled]:
         out, self.stream = self.stream, []
         return out
@@ -74,12 +65,6 @@ class ScriptedBroker:
 
     def snapshot(self) -> BrokerSnapshot | None:
         return self.snap
-
-    def error_counts(self) -> Mapping[tuple[str, str], int]:
-        return {}
-
-    def close(self) -> None:
-        return None
 
 
 def test_scripted_broker_when_checked_then_satisfies_the_broker_protocol() -> None:

@@ -4,7 +4,6 @@ positions compared after those fills, and a second pass finds nothing left to do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from actors.execution.core import ExecutionCore
@@ -18,8 +17,9 @@ from actors.execution.reconcile import (
     reconcile,
 )
 from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote, Trade
+from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
 from tests.alpaca.conftest import QUOTE_BARS, csv_row
+from tests.kit.broker import QuietBroker
 
 NOW = 1_381_152_660_000_000_000
 ROW = csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:30:00Z")
@@ -94,7 +94,7 @@ def test_reconcile_when_views_agree_or_order_already_finished_in_the_log_then_cl
     assert report.clean
 
 
-class ScriptedBroker:
+class ScriptedBroker(QuietBroker):
     """A broker whose answers the test sets; records what the core sends (it must send nothing here)."""
 
     def __init__(self) -> None:
@@ -102,24 +102,6 @@ class ScriptedBroker:
 
     def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
         self.sent.append(intent)
-        return []
-
-    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
-        return []
-
-    def cancel_all(self) -> list[OrderUpdate]:
-        return []
-
-    def on_market(self, items: Sequence[Bar | Quote | Trade]) -> list[OrderUpdate]:
-        return []
-
-    def poll(self) -> list[OrderUpdate]:
-        return []
-
-    def get_order(self, client_order_id: str) -> OrderUpdate | None:
-        return None
-
-    def open_orders(self) -> list[OrderUpdate]:
         return []
 
 

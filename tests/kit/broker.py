@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
-from actors.execution.broker import BrokerSnapshot, MarketItem
+from actors.execution.broker import BrokerSnapshot, MarketItem, Polled
 from actors.execution.sim_broker import SimBroker
 from cluster.foundation.errors import OrderRejected, TemporaryError
 from cluster.foundation.repository import InMemoryRepository
@@ -54,6 +54,40 @@ class FakeBroker:
                 status=status, qty=intent.qty, filled_qty=self.filled[coid], ts_ns=self.clock(),
             )
         )
+
+
+class QuietBroker:
+    """The Broker protocol answering nothing: no orders, no stream, no snapshot. Tests override what they script."""
+
+    def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
+        return []
+
+    def cancel(self, client_order_id: str) -> list[OrderUpdate]:
+        return []
+
+    def cancel_all(self) -> list[OrderUpdate]:
+        return []
+
+    def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
+        return []
+
+    def poll(self) -> list[Polled]:
+        return []
+
+    def get_order(self, client_order_id: str) -> OrderUpdate | None:
+        return None
+
+    def open_orders(self) -> list[OrderUpdate]:
+        return []
+
+    def snapshot(self) -> BrokerSnapshot | None:
+        return None
+
+    def error_counts(self) -> Mapping[tuple[str, str], int]:
+        return {}
+
+    def close(self) -> None:
+        pass
 
 
 class CountingBroker:
