@@ -217,6 +217,7 @@ class RiskActor(ActorShell):
 
     def step(self) -> None:
         got = False
+        events_in = 0
         if self.orders_out.poll_subscriptions() and self.orders_out.stats.subscribe_frames > self._order_subscribes:
             self._order_subscribes = self.orders_out.stats.subscribe_frames  # execution (re)subscribed:
             if missed := [ob for ob in self.sent_orders if ob.batch > self.gate.settled]:  # what it may have missed
@@ -224,7 +225,7 @@ class RiskActor(ActorShell):
         for sub in (self.reports_in, self.md_in, self.signals_in):
             for _, env in sub.recv(timeout_ms=0):
                 got = True
-                self.metrics.inc(EVENTS_IN, len(env.items), actor=self.name)
+                events_in += len(env.items)
                 if sub is self.reports_in and settles_at_or_before(env.items, self.settled):
                     continue  # a settlement already here (re-run after a restart)
                 if sub is self.md_in:
@@ -235,6 +236,8 @@ class RiskActor(ActorShell):
                     continue
                 for item in env.items:
                     self._on_item(item)
+        if events_in:  # counted once per step, not per envelope (a batch is many envelopes)
+            self.metrics.inc(EVENTS_IN, events_in, actor=self.name)
         while self._try_decide():
             got = True
         if self.final_decided:  # no decision waits for reports any more

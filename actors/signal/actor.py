@@ -143,10 +143,13 @@ class SignalActor(ActorShell):
 
     def step(self) -> None:
         self.model_slot.apply_pending(self._apply_model)  # between batches: the core holds no rows now
+        events_in = 0
         for _, env in self.sub.recv(timeout_ms=50):
-            self.metrics.inc(EVENTS_IN, len(env.items), actor="signal")
+            events_in += len(env.items)
             for end, items in self.md_batches.add(env):
                 self._on_batch_end(end, items)
+        if events_in:  # counted once per step, not per envelope (a batch is many envelopes)
+            self.metrics.inc(EVENTS_IN, events_in, actor="signal")
 
     def _on_batch_end(self, end: BatchEnd, items: list[Bar | Quote]) -> None:
         if end.batch <= self.last_batch:
