@@ -8,6 +8,7 @@ actor's history before the next one is processed: the risk actor sees every batc
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter, deque
 from typing import Any
@@ -33,6 +34,7 @@ from cluster.foundation.wire import Bar, BatchEnd, Quote, SignalBatch
 from models.protocol import Model
 
 SENT_HISTORY_BATCHES = 100_000
+RESEND_BATCHES = 64  # sent again when risk moves: more than a replay window can hold undecided
 MODEL_SWAP_TIMEOUT_S = 10.0
 
 
@@ -182,6 +184,17 @@ class SignalActor(ActorShell):
         for sig in sb.signals:
             self.metrics.inc(SIGNALS, side="long" if sig.target > 0 else "short" if sig.target < 0 else "flat")
         self.metrics.inc(EVENTS_OUT, 1, actor="signal")
+
+    def peer_moved(self, channel: str) -> None:
+        """The risk actor restarted on a new endpoint: signal batches pushed towards the old one since it
+        died were dropped when the socket followed. Send the recent ones again (risk keeps the first copy
+        of a group's batch and ignores batches it has decided already)."""
+        if channel == bus.SIGNALS and self.sent:
+            oldest = self.last_batch - RESEND_BATCHES
+            tail = list(itertools.takewhile(lambda sb: sb.batch > oldest, reversed(self.sent)))[::-1]
+            for sb in tail:
+                self.pub.send(bus.topic(bus.SIGNALS, self.group), [sb])
+            self.log.warning("%s sent its last %d signal batches again to the new risk endpoint", self.name, len(tail))
 
     def _fill_gap(self, upto: int) -> None:
         """Batches last_batch+1 .. upto were missed: take them from the feed's history."""

@@ -117,18 +117,28 @@ class ActorShell:
             for ch, addr in found.items():
                 if addr is None:
                     continue
-                for end in self._peers[ch]:
-                    if end.connect(addr):
-                        self.log.warning("%s follows channel %s to %s", self.name, ch, addr)
+                moved = [end.connect(addr) for end in self._peers[ch]]
+                if any(moved):
+                    self.log.warning("%s follows channel %s to %s", self.name, ch, addr)
+                    self.peer_moved(ch)
 
         if self.lifecycle.phase != "starting":  # a starting loop looks its peers up by itself
-            self.in_loop_soon(reconnect)  # between two steps; the caller does not wait for a paced loop
+            try:  # between two steps; on return the sockets follow (what they send goes to the new peer)
+                self.run_in_loop(reconnect, timeout_s)
+            except TimeoutError:  # a paced or busy loop: it reconnects at its next step all the same
+                self.log.info("%s reconnects at its next step (loop busy for %.0fs)", self.name, timeout_s)
         return {ch: addr or "" for ch, addr in found.items()}
+
+    def peer_moved(self, channel: str) -> None:
+        """Subclass hook, on the loop thread: the sockets of `channel` now reach a new peer endpoint."""
 
     def _announce_endpoints(self) -> dict[str, Any]:
         """A restarted actor that owns channels binds them anew (maybe on another node or port): it tells
         every other actor of the namespace to look its peers up again, so that the sockets connecting to
-        it follow without waiting for the supervisor's next round. Returns the calls made, by actor name."""
+        it follow without waiting for the supervisor's next round. Once a peer has answered, what it
+        sends goes to the new endpoint: whatever recovery then reads from that peer covers everything
+        it sent to the old one (messages left queued for a dead endpoint are dropped when it follows).
+        Returns the calls made, by actor name."""
         if not self._bound or not ray_calls.was_reconstructed():
             return {}
         ns = self.settings.ray.namespace
