@@ -13,7 +13,6 @@ import multiprocessing as mp
 import socket
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actors.market_data.alpaca_feed_parse import FeedParser  # noqa: E402
+from actors.market_data.batcher import MarketDataShards  # noqa: E402
 from actors.market_data.book import BookKeeper  # noqa: E402
 from alpaca_sim.data import BarEvent, MarketEvent, QuoteEvent, load_timeline  # noqa: E402
 from alpaca_sim.timefmt import format_utc, msgpack_timestamp  # noqa: E402
-from cluster.foundation.bus import MARKET_DATA, Publisher, Subscriber, channel_prefix, topic  # noqa: E402
+from cluster.foundation.bus import MARKET_DATA, Publisher, Subscriber, channel_prefix  # noqa: E402
 from cluster.foundation.wire import Message  # noqa: E402
 
 DATA = ROOT / "data"
@@ -96,9 +96,9 @@ def run_stage(frames: list[bytes | str], msgpack: bool, repeat: int, stage: str,
         proc.start()
         ready.wait(30)
         publisher.wait_for_subscribers(channel_prefix(MARKET_DATA), 1, 30)
-    topics: dict[str, bytes] = {}
+    shards = MarketDataShards()
     started = time.perf_counter()
-    by_symbol: dict[str, list[Message]] = defaultdict(list)
+    polled: list[Message] = []
     pending = 0
     for _ in range(repeat):
         for index, frame in enumerate(frames):
@@ -107,15 +107,14 @@ def run_stage(frames: list[bytes | str], msgpack: bool, repeat: int, stage: str,
                 continue
             for item in items:
                 keeper.apply(item)  # type: ignore[arg-type]
-                by_symbol[item.symbol].append(item)
+            polled += items
             pending += len(items)
             if publisher is not None and (pending >= poll_items or index == len(frames) - 1):
-                for symbol, batch in by_symbol.items():  # one envelope per symbol per poll, as the actor sends
-                    name = topics.get(symbol) or topics.setdefault(symbol, topic(MARKET_DATA, symbol))
+                for name, batch in shards.split(polled).items():  # one envelope per shard per poll, as the actor sends
                     publisher.send(name, batch)
-                by_symbol, pending = defaultdict(list), 0
+                polled, pending = [], 0
             elif publisher is None:
-                by_symbol.clear()
+                polled.clear()
     received = total
     if publisher is not None and proc is not None:
         received, gaps, bad = done.get(timeout=120)

@@ -1,7 +1,7 @@
 """MarketDataActor: reads a source, keeps order books, publishes batches on the market-data bus.
 
-Each batch goes out as one envelope per symbol (topic md.<SYMBOL>) followed by a BatchEnd on the
-control topic, which every consumer subscribes to: it tells them the batch is complete. In replay
+Each batch goes out as one envelope per shard of symbols (topic md.s<N>, bus.shard_topic) followed
+by a BatchEnd on the control topic, which every consumer subscribes to: it tells them the batch is complete. In replay
 the feed keeps at most `bus.window_batches` batches ahead of execution's settlement, so a fast feed
 can never outrun the pipeline (lossless, deterministic); live it simply publishes.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from actors.market_data.batcher import batches, by_symbol
+from actors.market_data.batcher import MarketDataShards, batches
 from actors.market_data.book import BookKeeper
 from actors.market_data.history import BatchHistory
 from actors.market_data.journal import LiveJournal
@@ -43,6 +43,7 @@ class MarketDataActor(ActorShell):
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, when_full=b.when_full, security=self.bus_security))
         self.reports = self.peer_channel(bus.REPORTS, bus.Subscriber(
             self.ctx, None, topics=[bus.topic(bus.REPORTS, bus.CONTROL)], bind=False, max_message_bytes=b.max_message_bytes))
+        self.shards = MarketDataShards()
         self.books = BookKeeper(on_anomaly=lambda a: self._count("book_anomalies"))
         self.replay = settings.market_data.source != "alpaca"
         self.retained = BatchHistory(maxlen=None if self.replay else LIVE_HISTORY_BATCHES)
@@ -296,8 +297,8 @@ class MarketDataActor(ActorShell):
             self.state = "done"
 
     def _send(self, k: int, items: list[MarketItem], final: bool) -> None:
-        for symbol, msgs in by_symbol(items).items():
-            self.pub.send(bus.topic(bus.MARKET_DATA, symbol), msgs)
+        for shard, msgs in self.shards.split(items).items():
+            self.pub.send(shard, msgs)
         end: list[Message] = [BatchEnd(k, items[-1].ts_ns if items else 0, final)]
         self.pub.send(bus.topic(bus.MARKET_DATA, bus.CONTROL), end)
         now = time.time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
+from cluster.foundation import bus
 from cluster.foundation.errors import BadInput
 
 
@@ -60,3 +61,26 @@ def by_symbol[S: SymbolTimestamped](batch: Iterable[S]) -> dict[str, list[S]]:
             group = groups[message.symbol] = []
         group.append(message)
     return groups
+
+
+class MarketDataShards:
+    """A batch as the feed sends it: one envelope per shard topic (bus.shard_topic), each holding its
+    symbols' messages grouped by symbol, shards and symbols in first-seen order. The one-process replay
+    hands risk the same order, so that both replays book the same fills in the same order."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, bytes] = {}
+
+    def split[S: SymbolTimestamped](self, batch: Iterable[S]) -> dict[bytes, list[S]]:
+        topics = self._topics
+        shards: dict[bytes, list[S]] = {}
+        for symbol, messages in by_symbol(batch).items():
+            name = topics.get(symbol)
+            if name is None:
+                name = topics[symbol] = bus.shard_topic(bus.MARKET_DATA, symbol)
+            shard = shards.get(name)
+            if shard is None:
+                shards[name] = messages
+            else:
+                shard.extend(messages)
+        return shards

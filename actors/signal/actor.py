@@ -64,7 +64,8 @@ class SignalActor(ActorShell):
         self.symbols = list(symbols)
         self.core = SignalCore(group, self.symbols, load_model(settings), settings.signal.allow_short)
         b = settings.bus
-        topics = [bus.topic(bus.MARKET_DATA, s) for s in self.symbols] + [bus.topic(bus.MARKET_DATA, bus.CONTROL)]
+        self._own = frozenset(self.symbols)  # a shard also carries other groups' symbols
+        topics = sorted({bus.shard_topic(bus.MARKET_DATA, s) for s in self.symbols}) + [bus.topic(bus.MARKET_DATA, bus.CONTROL)]
         self.sub = self.peer_channel(bus.MARKET_DATA, bus.Subscriber(self.ctx, None, topics=topics, bind=False, max_message_bytes=b.max_message_bytes,
                                                                      hwm=b.recv_hwm))
         self.pub = self.peer_channel(bus.SIGNALS, bus.Publisher(self.ctx, None, source=self.name, bind=False, max_message_bytes=b.max_message_bytes,
@@ -149,7 +150,8 @@ class SignalActor(ActorShell):
         for _, env in self.sub.recv(timeout_ms=50):
             events_in += len(env.items)
             for end, items in self.md_batches.add(env):
-                self._on_batch_end(end, items)
+                own = self._own
+                self._on_batch_end(end, [m for m in items if m.symbol in own])
         if events_in:  # counted once per step, not per envelope (a batch is many envelopes)
             self.metrics.inc(EVENTS_IN, events_in, actor="signal")
 

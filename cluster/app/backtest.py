@@ -5,8 +5,9 @@ give the same ledger (tests/integration/test_inprocess_replay.py) because this l
 core exactly what its actor sees, in the order it sees it:
 
 * the feed cuts the source into batches (actors/market_data/batcher.py) and publishes each batch
-  as one envelope per symbol, symbols in first-seen order: every subscriber therefore receives a
-  batch's events grouped by symbol (`by_symbol`), not in stream order;
+  as one envelope per shard of symbols (`MarketDataShards`), each holding its symbols' events
+  grouped by symbol, shards and symbols in first-seen order: every subscriber therefore receives a
+  batch's events in that order, not in stream order;
 * each signal group runs its SignalCore over its symbols' bars and quotes of batch k, then
   end_batch(k);
 * risk decides batch k with the feed's marks (bars, trades) and every group's signals of k
@@ -29,7 +30,7 @@ from typing import Any
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
-from actors.market_data.batcher import batches, by_symbol
+from actors.market_data.batcher import MarketDataShards, batches, by_symbol
 from actors.market_data.book import BookKeeper
 from actors.market_data.synthetic import SyntheticSource, synthetic_symbol
 from actors.risk.batch import apply_reports, decide_batch
@@ -202,25 +203,27 @@ class InProcessReplay:
         exec_clock = EventClock(replay=True)
         execution = ExecutionCore(make_broker(s), repo, exec_clock)
         gate: BatchGate[None, list[OrderUpdate]] = BatchGate(s.risk.pipeline_depth)  # the risk actor's schedule
+        shards = MarketDataShards()
         t0 = 0.0
         for items, final in with_final(self._source()):
             if not t0:  # as the feed actor counts: from the first batch published (the files are read by then)
                 t0 = time.perf_counter()
             k = self.batch = self.batch + 1
-            per_symbol = by_symbol(items)
             self._feed(items)
-            # signals: each group sees its symbols' bars and quotes, grouped by symbol
+            split = shards.split(items)  # the envelopes the feed sends, in their order
+            # signals: each group keeps its symbols' bars and quotes from the shards it subscribes to
             pending: list[list[MarketItem]] = [[] for _ in cores]
-            for symbol, msgs in per_symbol.items():
-                i = group_of.get(symbol)
-                if i is not None:
-                    pending[i].extend(msgs)
+            for msgs in split.values():
+                for symbol, symbol_msgs in by_symbol(msgs).items():
+                    i = group_of.get(symbol)
+                    if i is not None:
+                        pending[i].extend(symbol_msgs)
             signals: list[Signal] = []
             for core, group_items in zip(cores, pending, strict=True):
                 core.on_items([m for m in group_items if not isinstance(m, Trade)], k)
                 signals += core.end_batch(k, final).signals
             # risk decides batch k once k - pipeline_depth is settled, booking the settlements it waited for
-            received = [m for msgs in per_symbol.values() for m in msgs]
+            received = [m for msgs in split.values() for m in msgs]
             gate.offer(k, "batch", None)
             release = gate.release(["batch"])
             assert release is not None and release.batch == k

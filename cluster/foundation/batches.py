@@ -1,6 +1,6 @@
 """Market-data batches as consumers see them: items collected until their BatchEnd, once per batch.
 
-Pure: no sockets, no Ray. The feed sends a batch as one envelope per symbol followed by a BatchEnd
+Pure: no sockets, no Ray. The feed sends a batch as one envelope per shard of symbols followed by a BatchEnd
 on its control topic. A publisher that restarts (a new session id) may have died half-way through
 a batch: the items of that unfinished batch are dropped (and counted), because the restarted
 feed sends the whole batch again. A batch that was already completed is never handed out twice.

@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,12 +38,20 @@ SIGNALS = "sig"
 ORDERS = "ord"
 REPORTS = "rep"
 CONTROL = "~ctl"  # name of each channel's broadcast topic (batch punctuation and similar)
+# A market-data batch goes out as one envelope per shard of symbols (not one per symbol): a consumer
+# subscribes to the shards of its symbols and keeps its own; a 1,000-symbol batch is 17 messages, not 1,001.
+MARKET_DATA_SHARDS = 16
 # ZeroMQ drops (and disconnects) a peer whose message is larger: no peer can make us buffer gigabytes.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def topic(channel: str, name: str) -> bytes:
     return f"{channel}.{name}".encode() + b"\0"
+
+
+def shard_topic(channel: str, symbol: str, shards: int = MARKET_DATA_SHARDS) -> bytes:
+    """The topic of the shard that carries `symbol` (stable across processes and restarts)."""
+    return topic(channel, f"s{zlib.crc32(symbol.encode()) % shards}")
 
 
 def channel_prefix(channel: str) -> bytes:
