@@ -143,6 +143,10 @@ class Portfolio:
 
     # ---- queries -----------------------------------------------------------------------------
 
+    def is_booked(self, symbol: str) -> bool:
+        """True once a fill or a fee of `symbol` is in the books (or a restored row)."""
+        return symbol in self._positions
+
     def position(self, symbol: str) -> Decimal:
         pos = self._positions.get(symbol)
         return pos.qty if pos is not None else ZERO

@@ -55,9 +55,9 @@ class RiskCore:
         self.portfolio = Portfolio(limits.initial_cash, today)
         self.breaker = CircuitBreaker(int(limits.breaker_cooldown_minutes * rules.MINUTE_NS), today)
         self._day.crossed(now)
-        self._prices: dict[str, Decimal] = {}
+        self._prices: dict[str, Decimal] = {}  # the Decimal of a symbol's last mark, made when first needed
         self._price_ns: dict[str, int] = {}
-        self._price_floats: dict[str, float] = {}
+        self._price_floats: dict[str, float] = {}  # the last mark as it came (absent when restored from storage)
         self._book = PendingOrders(lambda coid: coid.startswith(f"{client_order_prefix}-") and bool(parse_client_order_id(coid)))
         self._fills = FillLedger()
         self._targets: dict[str, Target] = {}
@@ -77,14 +77,30 @@ class RiskCore:
             self._event("bad_price", "warning", f"{symbol}: mark {price!r} at {ts_ns} is not a positive finite price",
                         ts_ns, symbol=symbol)
             return False
-        value = price_decimal(price)
-        self._prices[symbol] = value
         self._price_floats[symbol] = price
         self._price_ns[symbol] = ts_ns
+        if not self.portfolio.is_booked(symbol):  # its Decimal waits until something needs it (a first fill)
+            self._prices.pop(symbol, None)
+            return True
+        value = self._prices[symbol] = price_decimal(price)  # the books value the position at this mark
         self.portfolio.mark(symbol, value, ts_ns)
         if self.portfolio.position(symbol):
             self._check_daily_loss()
         return True
+
+    def last_mark(self, symbol: str) -> Decimal | None:
+        """The last price `symbol` was marked at (held or not), None before its first mark."""
+        return self._price(symbol)
+
+    def _price(self, symbol: str) -> Decimal | None:
+        """The last mark of `symbol` as a Decimal (converted once per mark, when something needs it)."""
+        value = self._prices.get(symbol)
+        if value is None:
+            price = self._price_floats.get(symbol)
+            if price is None:
+                return None
+            value = self._prices[symbol] = price_decimal(price)
+        return value
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -98,7 +114,7 @@ class RiskCore:
         if not (math.isfinite(signal.price) and signal.price > 0):
             reason = f"{symbol}: signal price {signal.price!r} is not a positive finite price"
             return self._reject(signal, rules.Rejection("bad_price", reason), now)
-        last = self._prices.get(symbol)
+        last = self._price(symbol)
         if last is not None:
             order_price = last if signal.price == self._price_floats.get(symbol) else price_decimal(signal.price)
             rejection = rules.price_band(symbol, order_price, last, self.limits.price_band_pct)
@@ -191,7 +207,9 @@ class RiskCore:
             rejection = rules.order_rate(self._order_times.last_minute(now), self.limits.max_orders_per_minute)
         if rejection is not None:
             return rejection
-        last = self._prices[symbol]
+        last = self._price(symbol)
+        if last is None:  # stale_data refused a symbol without a mark above
+            raise KeyError(symbol)
         lim = self._reduced if self.breaker.reduced_size else self._full
         if closing:
             size = close_slice(symbol, abs(held), last, lim.max_order_notional)
@@ -227,8 +245,8 @@ class RiskCore:
 
     def worst_case_exposure(self) -> Decimal:
         """Sum of |position| in USD if every pending order in one direction fills and none in the other."""
-        prices, last_price = self._prices, self.portfolio.last_price
-        return self._book.worst_case_exposure(lambda s: prices.get(s) or last_price(s) or ZERO)
+        price, last_price = self._price, self.portfolio.last_price
+        return self._book.worst_case_exposure(lambda s: price(s) or last_price(s) or ZERO)
 
     def pending_buy(self, symbol: str) -> Decimal:
         return self._book.buy(symbol)
@@ -251,6 +269,9 @@ class RiskCore:
         """Book the shares not booked yet, release pending quantity, count failures; may trip the breaker."""
         self._follow_day(update.ts_ns)
         coid = update.client_order_id
+        symbol = update.symbol
+        if not self.portfolio.is_booked(symbol) and (last := self._price(symbol)) is not None:
+            self.portfolio.mark(symbol, last, self._price_ns[symbol])  # its first entry is valued at the last mark
         newly = book_report(self.portfolio, self._fills, update, self._event)
         if newly > 0:
             self.fill_count += 1

@@ -283,7 +283,7 @@ def test_prices_when_zero_or_not_finite_then_refused_with_a_reason_and_never_rai
         core.on_price("IBM", bad, clock.advance(1))
         decision = core.check(make_signal("IBM", 1, bad, clock()))
         assert isinstance(decision, Rejected) and decision.rule == "bad_price", decision
-    assert core.portfolio.last_price("IBM") == D("50.0")
+    assert core.last_mark("IBM") == D("50.0")
     events = core.drain_events()
     assert sum(e.event_type == "bad_price" for e in events) == 4
     assert _approved(core.check(make_signal("IBM", 1, 50.0, clock()))).qty == 100
