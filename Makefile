@@ -52,7 +52,7 @@ STRICT := cluster/foundation \
 	actors/execution/broker.py actors/execution/alpaca_updates.py actors/execution/rate_limit.py \
 	actors/risk/accounting.py actors/risk/book.py actors/risk/breaker.py actors/risk/calendar.py \
 	actors/risk/core.py actors/risk/events.py actors/risk/liquidation.py actors/risk/rules.py \
-	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py actors/risk/batch.py \
+	actors/risk/sizing.py actors/risk/staleness.py actors/risk/status.py actors/risk/batch.py actors/risk/marks.py \
 	actors/execution/core.py actors/execution/order_fsm.py actors/execution/sim_broker.py \
 	actors/market_data/alpaca_feed_sequence.py \
 	cluster/app/progress.py cluster/app/summary.py models

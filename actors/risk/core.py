@@ -27,6 +27,7 @@ from actors.risk.events import BREAKER_EVENTS, book_report, rejection_event
 from actors.risk.events import Approved as Approved
 from actors.risk.events import Rejected as Rejected
 from actors.risk.events import RiskDecision as RiskDecision
+from actors.risk.marks import Marks
 from actors.risk.sizing import Limits, Target, close_slice, entry_size, targets_from_orders
 from actors.risk.staleness import book_is_stale
 from actors.risk.status import status_of
@@ -55,9 +56,7 @@ class RiskCore:
         self.portfolio = Portfolio(limits.initial_cash, today)
         self.breaker = CircuitBreaker(int(limits.breaker_cooldown_minutes * rules.MINUTE_NS), today)
         self._day.crossed(now)
-        self._prices: dict[str, Decimal] = {}  # the Decimal of a symbol's last mark, made when first needed
-        self._price_ns: dict[str, int] = {}
-        self._price_floats: dict[str, float] = {}  # the last mark as it came (absent when restored from storage)
+        self._marks = Marks()
         self._book = PendingOrders(lambda coid: coid.startswith(f"{client_order_prefix}-") and bool(parse_client_order_id(coid)))
         self._fills = FillLedger()
         self._targets: dict[str, Target] = {}
@@ -77,30 +76,16 @@ class RiskCore:
             self._event("bad_price", "warning", f"{symbol}: mark {price!r} at {ts_ns} is not a positive finite price",
                         ts_ns, symbol=symbol)
             return False
-        self._price_floats[symbol] = price
-        self._price_ns[symbol] = ts_ns
-        if not self.portfolio.is_booked(symbol):  # its Decimal waits until something needs it (a first fill)
-            self._prices.pop(symbol, None)
-            return True
-        value = self._prices[symbol] = price_decimal(price)  # the books value the position at this mark
-        self.portfolio.mark(symbol, value, ts_ns)
-        if self.portfolio.position(symbol):
-            self._check_daily_loss()
+        self._marks.mark(symbol, price, ts_ns)
+        if self.portfolio.is_booked(symbol):  # the books value it at this mark; others get it at their first fill
+            self.portfolio.mark(symbol, self.last_mark(symbol) or ZERO, ts_ns)
+            if self.portfolio.position(symbol):
+                self._check_daily_loss()
         return True
 
     def last_mark(self, symbol: str) -> Decimal | None:
         """The last price `symbol` was marked at (held or not), None before its first mark."""
-        return self._price(symbol)
-
-    def _price(self, symbol: str) -> Decimal | None:
-        """The last mark of `symbol` as a Decimal (converted once per mark, when something needs it)."""
-        value = self._prices.get(symbol)
-        if value is None:
-            price = self._price_floats.get(symbol)
-            if price is None:
-                return None
-            value = self._prices[symbol] = price_decimal(price)
-        return value
+        return self._marks.decimal(symbol)
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -114,9 +99,9 @@ class RiskCore:
         if not (math.isfinite(signal.price) and signal.price > 0):
             reason = f"{symbol}: signal price {signal.price!r} is not a positive finite price"
             return self._reject(signal, rules.Rejection("bad_price", reason), now)
-        last = self._price(symbol)
+        last = self.last_mark(symbol)
         if last is not None:
-            order_price = last if signal.price == self._price_floats.get(symbol) else price_decimal(signal.price)
+            order_price = last if signal.price == self._marks.as_float(symbol) else price_decimal(signal.price)
             rejection = rules.price_band(symbol, order_price, last, self.limits.price_band_pct)
             if rejection is not None:
                 return self._reject(signal, rejection, now)
@@ -197,7 +182,7 @@ class RiskCore:
         state = self.breaker.state
         rejection = (
             rules.breaker_gate(state, closing)
-            or rules.stale_data(symbol, self._price_ns.get(symbol), now, self._stale_ns)
+            or rules.stale_data(symbol, self._marks.ns.get(symbol), now, self._stale_ns)
         )
         if rejection is None and book.has_pending(symbol):
             rejection = rules.Rejection("order_pending", f"{symbol}: an order is still working; target {want} kept")
@@ -207,7 +192,7 @@ class RiskCore:
             rejection = rules.order_rate(self._order_times.last_minute(now), self.limits.max_orders_per_minute)
         if rejection is not None:
             return rejection
-        last = self._price(symbol)
+        last = self.last_mark(symbol)
         if last is None:  # stale_data refused a symbol without a mark above
             raise KeyError(symbol)
         lim = self._reduced if self.breaker.reduced_size else self._full
@@ -245,7 +230,7 @@ class RiskCore:
 
     def worst_case_exposure(self) -> Decimal:
         """Sum of |position| in USD if every pending order in one direction fills and none in the other."""
-        price, last_price = self._price, self.portfolio.last_price
+        price, last_price = self.last_mark, self.portfolio.last_price
         return self._book.worst_case_exposure(lambda s: price(s) or last_price(s) or ZERO)
 
     def pending_buy(self, symbol: str) -> Decimal:
@@ -270,8 +255,8 @@ class RiskCore:
         self._follow_day(update.ts_ns)
         coid = update.client_order_id
         symbol = update.symbol
-        if not self.portfolio.is_booked(symbol) and (last := self._price(symbol)) is not None:
-            self.portfolio.mark(symbol, last, self._price_ns[symbol])  # its first entry is valued at the last mark
+        if not self.portfolio.is_booked(symbol) and (last := self.last_mark(symbol)) is not None:
+            self.portfolio.mark(symbol, last, self._marks.ns[symbol])  # its first entry is valued at the last mark
         newly = book_report(self.portfolio, self._fills, update, self._event)
         if newly > 0:
             self.fill_count += 1
@@ -307,7 +292,7 @@ class RiskCore:
     def check_stale_book(self, now_ns: int) -> None:
         """Trip a closed breaker when every held symbol has gone without a price for too long."""
         if self.breaker.state == "closed" and book_is_stale(
-            self.portfolio.open_symbols(), self._price_ns, now_ns, self._stale_ns
+            self.portfolio.open_symbols(), self._marks.ns, now_ns, self._stale_ns
         ):
             seconds = self.limits.stale_data_seconds
             reason = f"stale data across the book: no price for any held symbol in {seconds:.0f}s"
@@ -396,9 +381,7 @@ class RiskCore:
         self._book.clear()
         self._fills = FillLedger()
         for row in (r for r in positions if r.current_price > 0):  # a row without a price is no mark
-            self._prices[row.symbol] = row.current_price
-            self._price_ns[row.symbol] = row.updated_at_ns
-            self._price_floats.pop(row.symbol, None)
+            self._marks.restore(row.symbol, row.current_price, row.updated_at_ns)
         intents = list(open_intents)
         for intent in intents:
             self._book.add(intent.client_order_id, intent.symbol, intent.side == "buy", intent.qty, restored=True)
