@@ -4,7 +4,8 @@ Every channel has exactly one binding actor. It binds on its own node — on `bu
 set (an explicit override; a one-node local cluster sets 127.0.0.1), else on its node's address —
 on the configured port, or on a free one when the port is 0, and answers `endpoints()` with
 tcp://<address>:<port>. An actor that connects looks the endpoint up by the owner's actor name,
-and looks again when the supervisor reports that a peer was (re)started: the peer may now be on
+and looks again when a restarted owner announces itself (ActorShell._announce_endpoints) or the
+supervisor reports that a peer was (re)started: the peer may now be on
 another node, on another port. Nothing assumes a shared loopback.
 """
 
