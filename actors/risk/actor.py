@@ -311,9 +311,9 @@ class RiskActor(ActorShell):
         self._after_settlement(final)
 
     def _after_settlement(self, final: bool) -> None:
-        if self._check_broker_positions:
-            self._check_broker_positions = False
-            self._adopt_broker_positions()
+        if self._check_broker_positions:  # at the first settlement with none of our orders working
+            self._check_broker_positions = not recovery.try_adopt_from_broker(
+                self.settings.ray.namespace, self.core, self.repo, self.clock())
         self._record_events()
         self._save_state()
         snap_exposure = float(self.core.portfolio.exposure())
@@ -391,9 +391,6 @@ class RiskActor(ActorShell):
         self.gate.restart_at(edge + 1, edge)
         for sb in recovery.signals_after(ns, self.groups_for(edge + 1), edge):
             self.gate.offer(sb.batch, sb.group, sb)
-        self._check_broker_positions = True
+        # the books take the broker's positions before the first decision when no order of ours is working
+        self._check_broker_positions = not recovery.try_adopt_from_broker(ns, self.core, self.repo, self.clock())
         self.log.warning("risk rebuilt from storage and the broker; trading on from batch %d", self.next_batch)
-
-    def _adopt_broker_positions(self) -> None:
-        if diffs := recovery.adopt_from_broker(self.settings.ray.namespace, self.core, self.repo, self.clock()):
-            self.log.warning("positions adopted from the broker: %s", diffs)

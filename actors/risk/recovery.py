@@ -140,10 +140,13 @@ def broker_positions(namespace: str) -> dict[str, Decimal] | None:
 
 
 def adopt_broker_positions(core: RiskCore, repo: Repository, broker: dict[str, Decimal],
-                           now_ns: int) -> dict[str, tuple[Decimal, Decimal]]:
+                           now_ns: int) -> dict[str, tuple[Decimal, Decimal]] | None:
     """Where the books differ from the broker's positions (fills lost with a dead process), the broker is
     right: take its quantities, keep everything else, and say so in a risk event. Returns the
-    differences as symbol -> (books, broker)."""
+    differences as symbol -> (books, broker); None, changing nothing, while an order of ours is still
+    working: the broker may count a fill whose report is on its way, which would then be booked twice."""
+    if core.pending_orders():
+        return None
     held = {p.symbol: p for p in core.portfolio.positions()}
     zero = Decimal(0)
     diffs = {s: (held[s].quantity if s in held else zero, broker.get(s, zero))
@@ -222,8 +225,24 @@ def retired_groups(namespace: str, schedule: list[tuple[int, list[str]]], upto: 
 
 
 def adopt_from_broker(namespace: str, core: RiskCore, repo: Repository,
-                      now_ns: int) -> dict[str, tuple[Decimal, Decimal]]:
-    """adopt_broker_positions with the broker's positions fetched from the execution actor; nothing
-    when the broker keeps no state of its own."""
+                      now_ns: int) -> dict[str, tuple[Decimal, Decimal]] | None:
+    """adopt_broker_positions with the broker's positions fetched from the execution actor ({} when the
+    broker keeps no state of its own); None while an order of ours is working (ask again later)."""
+    if core.pending_orders():
+        return None
     broker = broker_positions(namespace)
     return {} if broker is None else adopt_broker_positions(core, repo, broker, now_ns)
+
+
+def try_adopt_from_broker(namespace: str, core: RiskCore, repo: Repository, now_ns: int) -> bool:
+    """adopt_from_broker, logged: True once done (the books agreed or took the broker's quantities),
+    False to try again at a later settlement (an order of ours is working, or execution did not answer)."""
+    log = logging.getLogger("trading.risk")
+    try:
+        diffs = adopt_from_broker(namespace, core, repo, now_ns)
+    except ray_calls.ActorCallError as exc:
+        log.warning("broker positions not available yet (%s): the books are compared at a later settlement", exc)
+        return False
+    if diffs:
+        log.warning("positions adopted from the broker: %s", diffs)
+    return diffs is not None

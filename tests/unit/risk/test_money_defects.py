@@ -351,3 +351,25 @@ def test_reducing_after_operator_trip_when_new_trading_day_then_stays_until_rese
     clock.now_ns = MONDAY_OPEN
     core.on_price("SPY", 95.0, MONDAY_OPEN)
     assert core.breaker.state == "reducing"
+
+
+# ---- 9: books taken from the broker after a lost core node -------------------------------------
+
+
+def test_adoption_when_an_order_is_still_working_then_deferred_and_the_books_end_equal_to_the_broker() -> None:
+    from actors.risk.recovery import adopt_broker_positions
+
+    # Arrange: a rebuilt risk core sent an order; the broker has filled it, its report is still on the way
+    core, broker, clock = _core(**BIG)
+    entry = _approved(_signal(core, clock, "IBM", 1, 50.0))
+    broker.accept(entry)
+    at_broker = {"IBM": entry.qty}
+    repo = InMemoryRepository()
+    # Act: the books are compared with the broker while the order works, then its fill is booked
+    first = adopt_broker_positions(core, repo, at_broker, clock())
+    broker.fill(entry.client_order_id, entry.qty, D("50.0"))
+    second = adopt_broker_positions(core, repo, at_broker, clock())
+    # Assert: nothing was taken while a fill of ours could be in flight; the fill was booked once
+    assert first is None
+    assert second == {}
+    assert core.portfolio.position("IBM") == entry.qty == at_broker["IBM"]
