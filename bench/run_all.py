@@ -290,7 +290,7 @@ def render_live(live: dict) -> list[str]:
         "has sent that batch's order batch, so it is the wait for every signal group (lockstep: the slowest group "
         "decides) plus the risk decision. Tick-to-order starts at the same point (the order batch carries it) and ends when "
         "the orders are submitted: tick-to-decision, the bus hop, and any wait for the execution loop, which "
-        "commits each order's intent durably before sending it (order ack, with the simulated broker almost all "
+        "commits the order batch's intents durably in one transaction before sending them (order ack, with the simulated broker almost all "
         f"SQLite with synchronous=FULL: p50 {h['trading_order_ack_seconds']['p50_ms'] or 0:.1f} ms here). Before "
         f"that, an event waits in the feed until its batch is cut: {live['batch_events']} events per batch = "
         f"{live['batch_interval_ms_at_target']} ms at the target rate, which no histogram includes. All of it "
