@@ -25,7 +25,7 @@ class AccountingError(TradingError):
 class _Position:
     """Mutable state of one symbol; only Portfolio touches it."""
 
-    __slots__ = ("qty", "cost", "last_price", "realized", "fills_qty", "opened_at_ns", "updated_at_ns")
+    __slots__ = ("qty", "cost", "last_price", "realized", "fills_qty", "opened_at_ns", "updated_at_ns", "in_sum")
 
     def __init__(self) -> None:
         self.qty = ZERO
@@ -35,6 +35,7 @@ class _Position:
         self.fills_qty = ZERO  # signed sum of all fills (and of the restored opening quantity)
         self.opened_at_ns = 0
         self.updated_at_ns = 0
+        self.in_sum = ZERO  # this position's unrealized P&L as counted in Portfolio's running sum
 
     def avg_price(self) -> Decimal:
         return self.cost / self.qty if self.qty else ZERO
@@ -59,6 +60,7 @@ class Portfolio:
         self.trading_date = trading_date
         self._positions: dict[str, _Position] = {}  # symbols with a fill or a fee: what is booked
         self._marks: dict[str, Decimal] = {}  # last price of every symbol marked, booked or not
+        self._unrealized = ZERO  # sum of the positions' unrealized P&L, kept exact as they change
         self._realized_total = ZERO
         self._day_realized = ZERO
         self._day_start_unrealized = ZERO
@@ -104,6 +106,7 @@ class Portfolio:
             pos.last_price = price
         pos.updated_at_ns = ts_ns
         pos.realized += realized
+        self._count_unrealized(pos)
         self.cash -= signed * price + commission
         self._realized_total += realized
         self._day_realized += realized
@@ -134,6 +137,14 @@ class Portfolio:
             pos.last_price = price
             if pos.qty:
                 pos.updated_at_ns = ts_ns
+                self._count_unrealized(pos)
+
+    def _count_unrealized(self, pos: _Position) -> None:
+        """Bring the running unrealized sum up to date with `pos` (after its quantity, cost or price moved).
+        Decimal sums of these amounts are exact, so the sum equals a fresh one (check_invariants)."""
+        now = pos.unrealized()
+        self._unrealized += now - pos.in_sum
+        pos.in_sum = now
 
     def _open_entry(self, symbol: str) -> _Position:
         """The books' entry of a symbol at its first fill or fee, valued at its last mark if it had one."""
@@ -189,8 +200,9 @@ class Portfolio:
         return self.cash + self.market_value()
 
     def unrealized_pnl(self) -> Decimal:
-        """Unrealized P&L of the open positions against their average cost."""
-        return sum((p.unrealized() for p in self._positions.values() if p.qty), ZERO)
+        """Unrealized P&L of the open positions against their average cost (kept as they change: a
+        daily-loss check on every mark of a held symbol would otherwise walk every position)."""
+        return self._unrealized
 
     def realized_pnl(self) -> Decimal:
         """Every realized P&L since the books began (commissions included)."""
@@ -247,6 +259,7 @@ class Portfolio:
             pos.opened_at_ns = row.opened_at_ns
             pos.updated_at_ns = row.updated_at_ns
             book._positions[row.symbol] = pos
+            book._count_unrealized(pos)
             book._realized_total += row.realized_pnl
             book.cash -= pos.cost
         book.cash += book._realized_total
@@ -268,6 +281,9 @@ class Portfolio:
                 raise AccountingError(f"{symbol}: position {pos.qty} != sum of its fills {pos.fills_qty}")
             if pos.qty == 0 and pos.cost != 0:
                 raise AccountingError(f"{symbol}: flat position keeps a cost basis {pos.cost}")
+        fresh = sum((p.unrealized() for p in self._positions.values() if p.qty), ZERO)
+        if fresh != self._unrealized:
+            raise AccountingError(f"running unrealized P&L {self._unrealized} != the positions' sum {fresh}")
         realized_by_symbol = sum((p.realized for p in self._positions.values()), ZERO)
         if realized_by_symbol != self._realized_total:
             raise AccountingError(f"realized P&L by symbol {realized_by_symbol} != account realized {self._realized_total}")
