@@ -78,7 +78,9 @@ class RiskCore:
             return False
         self._marks.mark(symbol, price, ts_ns)
         if self.portfolio.is_booked(symbol):  # the books value it at this mark; others get it at their first fill
-            self.portfolio.mark(symbol, self.last_mark(symbol) or ZERO, ts_ns)
+            value = self._marks.decimal(symbol)
+            assert value is not None  # marked just above
+            self.portfolio.mark(symbol, value, ts_ns)
             if self.portfolio.position(symbol):
                 self._check_daily_loss()
         return True

@@ -30,7 +30,7 @@ from typing import Any
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
-from actors.market_data.batcher import MarketDataShards, batches, by_symbol
+from actors.market_data.batcher import MarketDataShards, batches
 from actors.market_data.book import BookKeeper
 from actors.market_data.synthetic import SyntheticSource, synthetic_symbol
 from actors.risk.batch import apply_reports, decide_batch
@@ -213,11 +213,11 @@ class InProcessReplay:
             split = shards.split(items)  # the envelopes the feed sends, in their order
             # signals: each group keeps its symbols' bars and quotes from the shards it subscribes to
             pending: list[list[MarketItem]] = [[] for _ in cores]
-            for msgs in split.values():
-                for symbol, symbol_msgs in by_symbol(msgs).items():
-                    i = group_of.get(symbol)
+            for msgs in split.values():  # grouped by symbol already
+                for m in msgs:
+                    i = group_of.get(m.symbol)
                     if i is not None:
-                        pending[i].extend(symbol_msgs)
+                        pending[i].append(m)
             signals: list[Signal] = []
             for core, group_items in zip(cores, pending, strict=True):
                 core.on_items([m for m in group_items if not isinstance(m, Trade)], k)
