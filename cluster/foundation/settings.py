@@ -224,6 +224,8 @@ class DatabaseSettings(_Section):
     url: SecretStr = Field(SecretStr("sqlite:///var/trading.db"), description="SQLAlchemy URL")
     echo: bool = False
     queue_max: int = Field(10_000, ge=10, description="rows buffered in memory before spilling to the journal")
+    write_linger_ms: float = Field(50, ge=0, le=1_000, description="the writer lets rows gather this long before "
+                                   "a commit (one commit for many); intents and flushes never wait for it")
     retention_years: int = Field(10, ge=1, description="monthly partitions older than this are dropped")
     partition_months_ahead: int = Field(3, ge=1, le=24)
 

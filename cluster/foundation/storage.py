@@ -37,7 +37,8 @@ def make_repository(settings: Settings, actor_name: str) -> Repository:
     from cluster.foundation.db import SqlRepository
 
     journal = settings.resolve(settings.state_dir) / "journal" / actor_name
-    return SqlRepository(url, journal, queue_max=settings.database.queue_max)
+    return SqlRepository(url, journal, queue_max=settings.database.queue_max,
+                         linger_s=settings.database.write_linger_ms / 1000)
 
 
 def make_state_store(settings: Settings) -> StateStore:

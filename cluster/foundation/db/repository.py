@@ -36,6 +36,7 @@ class SqlRepository:
         queue_max: int = 10_000,
         *,
         batch_max: int = 2_000,
+        linger_s: float = 0.0,
         retry_initial_s: float = 0.05,
         retry_max_s: float = 5.0,
         read_timeout_s: float = 30.0,
@@ -50,6 +51,7 @@ class SqlRepository:
             Journal(journal_dir / "pending-writes.journal"),
             queue_max=queue_max,
             batch_max=batch_max,
+            linger_s=linger_s,
             retry_initial_s=retry_initial_s,
             retry_max_s=retry_max_s,
         )

@@ -47,6 +47,7 @@ class WriteBehindWriter:
         *,
         queue_max: int = 10_000,
         batch_max: int = 2_000,
+        linger_s: float = 0.0,
         retry_initial_s: float = 0.05,
         retry_max_s: float = 5.0,
         clock_ns: Callable[[], int] = time.time_ns,
@@ -54,6 +55,9 @@ class WriteBehindWriter:
     ) -> None:
         if queue_max < 1 or batch_max < 1:
             raise ValueError("queue_max and batch_max must be >= 1")
+        if linger_s < 0:
+            raise ValueError(f"linger_s must be >= 0, got {linger_s}")
+        self._linger_s = linger_s  # gather ops this long before a commit unless a batch is full or a flush waits
         self._engine = engine
         self._journal = journal
         self._queue_max, self._batch_max = queue_max, batch_max
@@ -68,6 +72,7 @@ class WriteBehindWriter:
         self._degraded_since_ns = 0
         self._journaled_in_outage = 0
         self._stopping = False
+        self._flushing = 0  # callers waiting in flush(): the writer does not linger for them
         self._wake = threading.Event()
         self.facts = FactsCache()
         self._partitions = PartitionCache()
@@ -87,10 +92,12 @@ class WriteBehindWriter:
         """Hot path: append to memory; if memory is full, spill it to the journal first."""
         with self._cond:
             self._seq += 1
+            idle = not self._queue
             self._queue.append(make_op(self._seq))
             if len(self._queue) >= self._queue_max:
                 self._spill_locked(())
-            self._cond.notify()
+            if idle or not self._linger_s or len(self._queue) >= self._batch_max:
+                self._cond.notify()  # a lingering writer is woken only by a full batch
 
     def journal_now(self, make_op: Callable[[int], Op]) -> None:
         """Durable now: memory then this op go to the journal with one fsync (order kept)."""
@@ -108,14 +115,18 @@ class WriteBehindWriter:
         deadline = time.monotonic() + timeout_s
         with self._cond:
             target = self._seq
-            while self._committed < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise DependencyDown(
-                        f"database writer is {self._status}: {target - self._committed} ops not yet written"
-                    )
-                self._cond.notify_all()
-                self._cond.wait(min(remaining, 0.1))
+            self._flushing += 1
+            try:
+                while self._committed < target:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise DependencyDown(
+                            f"database writer is {self._status}: {target - self._committed} ops not yet written"
+                        )
+                    self._cond.notify_all()
+                    self._cond.wait(min(remaining, 0.1))
+            finally:
+                self._flushing -= 1
 
     def health(self) -> dict[str, int | str]:
         with self._cond:
@@ -177,6 +188,9 @@ class WriteBehindWriter:
                         return
                     self._cond.wait(0.2)
                     continue
+                if offset is None and len(batch) < self._batch_max and self._linger_s:
+                    self._linger_locked()
+                    batch, offset = self._next_batch_locked()  # what arrived meanwhile (journal first)
             try:
                 self._write(batch)
             except Exception as exc:  # noqa: BLE001 - sorted into outage vs bad data right here
@@ -195,6 +209,16 @@ class WriteBehindWriter:
                     continue
             self._commit(batch, offset)
             backoff = self._retry_initial_s
+
+    def _linger_locked(self) -> None:
+        """Let more ops join a short batch: one commit for many (a commit costs far more than a row).
+        A full batch, a flush() waiting or close() ends the wait at once."""
+        deadline = time.monotonic() + self._linger_s
+        while not self._stopping and not self._flushing and len(self._queue) < self._batch_max:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
 
     def _write(self, batch: Sequence[Op]) -> None:
         with self._engine.begin() as conn:

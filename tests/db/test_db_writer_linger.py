@@ -1,0 +1,110 @@
+"""The writer's linger: rows that arrive within it share one commit; a flush or a close never waits for it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from cluster.foundation.db import SqlRepository
+from cluster.foundation.db import models as m
+from cluster.foundation.db.engine import make_engine
+from cluster.foundation.records import RiskEvent
+
+T0 = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z
+
+
+def _event(i: int) -> RiskEvent:
+    return RiskEvent(event_type="order_rejected", severity="warning", message=f"at target {i}",
+                     occurred_at_ns=T0 + i, metadata={"symbol": "IBM"})
+
+
+def _risk_rows(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(m.RiskEventRow)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _wait_written(repo: SqlRepository, n: int, deadline_s: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while repo.health()["written"] != n:
+        assert time.monotonic() < deadline, f"writer wrote {repo.health()['written']} of {n} ops in {deadline_s}s"
+        time.sleep(0.01)
+
+
+def test_writer_when_rows_arrive_within_the_linger_then_one_commit_writes_them_all(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    # Arrange: without the linger the first row is committed on its own while the others come
+    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=2.0)
+    try:
+        # Act
+        repo.record_risk_event(_event(0))
+        time.sleep(0.2)
+        for i in range(1, 20):
+            repo.record_risk_event(_event(i))
+        _wait_written(repo, 20)
+
+        # Assert
+        assert repo.health()["batches"] == 1
+        assert _risk_rows(migrated_url) == 20
+    finally:
+        repo.close()
+
+
+def test_writer_when_no_linger_then_a_lone_row_is_committed_without_waiting_for_more(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    # Arrange
+    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=0.0)
+    try:
+        # Act
+        repo.record_risk_event(_event(0))
+        _wait_written(repo, 1)
+        repo.record_risk_event(_event(1))
+        _wait_written(repo, 2)
+
+        # Assert
+        assert repo.health()["batches"] == 2
+    finally:
+        repo.close()
+
+
+def test_flush_when_the_writer_lingers_then_it_commits_at_once_rather_than_after_the_linger(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    # Arrange: a linger far longer than the flush may wait
+    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=60.0, read_timeout_s=10.0)
+    try:
+        repo.record_risk_event(_event(0))
+        time.sleep(0.1)  # the writer has taken the row and lingers
+        repo.record_risk_event(_event(1))
+
+        # Act: DependencyDown if the flush had to wait for the linger
+        repo.flush()
+
+        # Assert
+        assert _risk_rows(migrated_url) == 2
+    finally:
+        repo.close()
+
+
+def test_close_when_the_writer_lingers_then_every_row_is_written_at_once(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    # Arrange
+    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=60.0, read_timeout_s=10.0)
+    for i in range(5):
+        repo.record_risk_event(_event(i))
+
+    # Act
+    started = time.monotonic()
+    repo.close()
+
+    # Assert: close waits at most its 10 s flush timeout, and then keeps unwritten rows in the journal
+    assert time.monotonic() - started < 10.0
+    assert _risk_rows(migrated_url) == 5
