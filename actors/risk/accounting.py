@@ -158,6 +158,9 @@ class Portfolio:
         """True once a fill or a fee of `symbol` is in the books (or a restored row)."""
         return symbol in self._positions
 
+    def booked_symbols(self) -> set[str]:
+        return set(self._positions)
+
     def position(self, symbol: str) -> Decimal:
         pos = self._positions.get(symbol)
         return pos.qty if pos is not None else ZERO

@@ -22,6 +22,7 @@ from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Settle
 
 MarketItem = Bar | Quote | Trade
 _EVENT_ORDER = itemgetter(0, 1, 2)  # time, mark before signal, symbol
+_INF = float("inf")
 
 
 class Clock(Protocol):
@@ -50,9 +51,15 @@ class Applied:
 
 def decide_batch(core: RiskCore, clock: Clock, batch: int, market: Iterable[MarketItem],
                  signals: Sequence[Signal]) -> Decision:
-    """Decide batch `batch`: its marks (bars, trades; quotes are not marks) and signals in event-time order."""
-    events: list[tuple[int, int, str, Bar | Trade | Signal]] = [
-        (m.ts_ns, 0, m.symbol, m) for m in market if not isinstance(m, Quote)]
+    """Decide batch `batch`: its marks (bars, trades; quotes are not marks) and signals in event-time order.
+
+    Most marks are of symbols risk neither holds nor trades in the batch: such a mark is only stored, so
+    those symbols' last marks are stored at once (`quiet_marks`) and only the rest is merged in time
+    order. The result is that of taking every mark in order (tests/unit/risk/test_decide_batch_quiet.py).
+    """
+    marks: list[Bar | Trade] = [m for m in market if not isinstance(m, Quote)]
+    loud, prices, stamps = quiet_marks(core, marks, signals)
+    events: list[tuple[int, int, str, Bar | Trade | Signal]] = [(m.ts_ns, 0, m.symbol, m) for m in loud]
     events += [(s.ts_ns, 1, s.symbol, s) for s in signals]
     events.sort(key=_EVENT_ORDER)
     orders: list[OrderIntent] = []
@@ -69,10 +76,44 @@ def decide_batch(core: RiskCore, clock: Clock, batch: int, market: Iterable[Mark
                 orders.append(decision.intent)
             else:
                 rejections.append(Rejection(decision.rule, symbol))
+    if stamps:
+        clock.advance(max(stamps.values()))
+        core.mark_quietly(prices, stamps)
     core.tick(clock())
     orders += core.follow_up(batch)  # slices, exits whose entry has filled since, targets a limit held back
     core.check_stale_book(clock())
     return Decision(orders, rejections)
+
+
+def quiet_marks(core: RiskCore, marks: Sequence[Bar | Trade], signals: Sequence[Signal]
+                ) -> tuple[Sequence[Bar | Trade], dict[str, float], dict[str, int]]:
+    """Split a batch's marks: those on_price must take in time order, and the last price and time of every
+    quiet symbol (not in play at the core, no signal in the batch, every mark a positive finite price).
+    Nothing is quiet when a mark may roll the trading day."""
+    if not marks:
+        return marks, {}, {}
+    in_play = core.marks_in_play(max(m.ts_ns for m in marks))
+    if in_play is None:
+        return marks, {}, {}
+    in_play.update(s.symbol for s in signals)
+    prices: dict[str, float] = {}
+    stamps: dict[str, int] = {}
+    for m in marks:
+        symbol = m.symbol
+        if symbol in in_play:
+            continue
+        price = m.close if type(m) is Bar else m.price  # type: ignore[union-attr]
+        if not 0.0 < price < _INF:  # NaN too: on_price reports it, in its place among the events
+            in_play.add(symbol)
+            continue
+        if m.ts_ns >= stamps.get(symbol, -1):  # the last in time order (ties: the later one)
+            prices[symbol] = price
+            stamps[symbol] = m.ts_ns
+    if not prices:
+        return marks, prices, stamps
+    for symbol in in_play.intersection(prices):  # a bad mark came after a good one
+        del prices[symbol], stamps[symbol]
+    return [m for m in marks if m.symbol in in_play], prices, stamps
 
 
 def apply_reports(core: RiskCore, updates: Iterable[OrderUpdate], check_invariants: bool) -> Applied:

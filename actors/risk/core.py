@@ -1,12 +1,11 @@
 """The pure risk core: turns signals into sized, approved orders or named rejections.
 
-No Ray, no I/O, an injected clock (int UTC ns). A signal sets the symbol's target; risk sends one
-order at a time toward it and keeps working toward it (`follow_up`, once per batch) across pending
-fills, the fat-finger cap and breaker modes, until it is reached or a new signal changes it.
-Approved orders stay *pending* until their final OrderUpdate, and pending quantity counts toward
-the limits in the unfavourable direction (every pending buy fills, no pending sell does, and the
-other way round), so no two quick orders can jointly pass a limit. The trading day follows the
-time of every event. Rejections and breaker changes queue up as RiskEvents for the actor to store.
+No Ray, no I/O, an injected clock (int UTC ns). A signal sets the symbol's target; risk sends one order at a
+time toward it and keeps working toward it (`follow_up`, once per batch) across pending fills, the fat-finger
+cap and breaker modes, until it is reached or a new signal changes it. Approved orders stay *pending* until their
+final OrderUpdate, and pending quantity counts toward the limits in the unfavourable direction (every pending buy
+fills, no pending sell does, and the other way round), so no two quick orders can jointly pass a limit. The trading
+day follows the time of every event. Rejections and breaker changes queue up as RiskEvents for the actor to store.
 """
 
 from __future__ import annotations
@@ -85,6 +84,14 @@ class RiskCore:
                 self._check_daily_loss()
         return True
 
+    def marks_in_play(self, until_ns: int) -> set[str] | None:
+        """Symbols whose marks up to until_ns on_price must take one by one (booked, or an order pending); of
+        any other symbol a valid mark is only stored (mark_quietly, many at once). None: the day may roll."""
+        return self.portfolio.booked_symbols() | self._book.symbols() if self._day.holds(until_ns) else None
+
+    def mark_quietly(self, prices: dict[str, float], stamps: dict[str, int]) -> None:
+        self._marks.mark_many(prices, stamps)
+
     def last_mark(self, symbol: str) -> Decimal | None:
         """The last price `symbol` was marked at (held or not), None before its first mark."""
         return self._marks.decimal(symbol)
@@ -146,11 +153,8 @@ class RiskCore:
         return intents
 
     def liquidate(self, by: str, request_ns: int | None = None) -> list[OrderIntent]:
-        """Kill switch: target flat everywhere; reduce-only orders for the filled positions, outside the gate.
-
-        Sized net of closes already pending, so a second kill sends nothing new for an order still
-        working; a kill after a refused flatten order sends a new one (the next step, a new id).
-        """
+        """Kill switch: target flat everywhere; reduce-only orders for the filled positions, outside the gate,
+        sized net of closes pending (a second kill sends nothing new; after a refused flatten, a new id)."""
         now = self._clock()
         self._follow_day(now)
         request = now if request_ns is None else request_ns
@@ -369,12 +373,8 @@ class RiskCore:
         breaker_record: BreakerRecord | None,
         open_intents: Iterable[OrderIntent] = (),
     ) -> None:
-        """Rebuild after a restart from stored rows; orders still open at the broker count as pending.
-
-        The targets come back from the ids of the open orders (an order names its target), over those
-        the core already holds (a core re-run from its inputs keeps its own); a held symbol without a
-        target waits for its next signal.
-        """
+        """Rebuild after a restart from stored rows; orders still open at the broker count as pending. Targets come
+        back from the open orders' ids (over those a re-run core holds); a held symbol without one waits for a signal."""
         now = self._clock()
         self.portfolio = Portfolio.restore(self.limits.initial_cash, positions, daily_pnl)
         self.breaker = CircuitBreaker(self.breaker.cooldown_ns)

@@ -25,6 +25,14 @@ class Marks:
         self.ns[symbol] = ts_ns
         self._decimals.pop(symbol, None)
 
+    def mark_many(self, prices: dict[str, float], stamps: dict[str, int]) -> None:
+        """mark() for each symbol of `prices` (at its time in `stamps`), in a few dict operations."""
+        self._floats.update(prices)
+        self.ns.update(stamps)
+        decimals = self._decimals
+        for symbol in decimals.keys() & prices.keys():
+            del decimals[symbol]
+
     def restore(self, symbol: str, price: Decimal, ts_ns: int) -> None:
         """A mark from storage: no float, so that no signal price is taken as equal to it."""
         self._decimals[symbol] = price
