@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from actors.risk import recovery
-from actors.risk.batch import apply_reports, decide_batch, settles_at_or_before
+from actors.risk.batch import apply_reports, broker_market, decide_batch, settles_at_or_before
 from actors.risk.core import RiskCore
 from actors.risk.liquidation import liquidation_intents
 from cluster.foundation import bus, ray_calls
@@ -271,7 +271,8 @@ class RiskActor(ActorShell):
         items, final = release.parts[MARKET]
         signals = [s for g in groups for s in release.parts[g].signals]
         orders = self._decide(k, items, signals)
-        batch = OrderBatch(k, orders, final, items if self.carry_market else [], self.decision_latency.arrived_wall_ns(k))
+        market = broker_market(items, self.core.symbols_in_play()) if self.carry_market else []
+        batch = OrderBatch(k, orders, final, market, self.decision_latency.arrived_wall_ns(k))
         self.final_decided = self.final_decided or final
         self.sent_orders.append(batch)
         self.orders_out.send(bus.topic(bus.ORDERS, "batch"), [batch])

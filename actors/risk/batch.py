@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Protocol
 
 from actors.risk.core import Approved, RiskCore
@@ -23,6 +23,7 @@ from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Settle
 MarketItem = Bar | Quote | Trade
 _EVENT_ORDER = itemgetter(0, 1, 2)  # time, mark before signal, symbol
 _INF = float("inf")
+_TS = attrgetter("ts_ns")
 
 
 class Clock(Protocol):
@@ -92,9 +93,10 @@ def quiet_marks(core: RiskCore, marks: Sequence[Bar | Trade], signals: Sequence[
     Nothing is quiet when a mark may roll the trading day."""
     if not marks:
         return marks, {}, {}
-    in_play = core.marks_in_play(max(m.ts_ns for m in marks))
-    if in_play is None:
-        return marks, {}, {}
+    last_date = core.trading_date_of(max(m.ts_ns for m in marks))
+    if last_date > core.portfolio.trading_date or last_date > core.breaker.trading_date:
+        return marks, {}, {}  # a mark may roll the day: on_price takes each in its place
+    in_play = core.symbols_in_play()
     in_play.update(s.symbol for s in signals)
     prices: dict[str, float] = {}
     stamps: dict[str, int] = {}
@@ -114,6 +116,16 @@ def quiet_marks(core: RiskCore, marks: Sequence[Bar | Trade], signals: Sequence[
     for symbol in in_play.intersection(prices):  # a bad mark came after a good one
         del prices[symbol], stamps[symbol]
     return [m for m in marks if m.symbol in in_play], prices, stamps
+
+
+def broker_market(items: list[MarketItem], symbols: set[str]) -> list[MarketItem]:
+    """What of a batch's market data the simulated broker can act on, for execution to show it: the items of
+    `symbols` (risk's symbols in play after deciding: its pending orders hold every order the broker may still
+    work), the batch's last item (execution's clock follows it) and its latest (the broker's clock)."""
+    if not items:
+        return items
+    last, latest = items[-1], max(items, key=_TS)
+    return [m for m in items if m.symbol in symbols or m is last or m is latest]
 
 
 def apply_reports(core: RiskCore, updates: Iterable[OrderUpdate], check_invariants: bool) -> Applied:

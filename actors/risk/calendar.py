@@ -23,9 +23,5 @@ class TradingDay:
         self._end_ns = int(midnight.timestamp()) * 1_000_000_000
         return local.date().isoformat()
 
-    def holds(self, ts_ns: int) -> bool:
-        """True when ts_ns lies within the day last seen (crossed() would return None)."""
-        return ts_ns < self._end_ns
-
     def forget(self) -> None:
         self._end_ns = 0

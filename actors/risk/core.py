@@ -84,10 +84,9 @@ class RiskCore:
                 self._check_daily_loss()
         return True
 
-    def marks_in_play(self, until_ns: int) -> set[str] | None:
-        """Symbols whose marks up to until_ns on_price must take one by one (booked, or an order pending); of
-        any other symbol a valid mark is only stored (mark_quietly, many at once). None: the day may roll."""
-        return self.portfolio.booked_symbols() | self._book.symbols() if self._day.holds(until_ns) else None
+    def symbols_in_play(self) -> set[str]:
+        """Booked, or with an order pending: what on_price must mark one by one, what a broker may still fill."""
+        return self.portfolio.booked_symbols() | self._book.symbols()
 
     def mark_quietly(self, prices: dict[str, float], stamps: dict[str, int]) -> None:
         self._marks.mark_many(prices, stamps)

@@ -158,7 +158,8 @@ def apply_ops(conn: Connection, ops: Sequence[o.Op], facts: FactsCache, partitio
     position_ops = by_kind.get(o.PositionsOp, [])
     if position_ops:  # a snapshot replaces the previous one: only the last in the batch matters
         write_positions(conn, position_ops[-1].rows)
-    upsert(conn, _DAILY, [o.daily_pnl_row(op.row) for op in by_kind.get(o.DailyPnlOp, [])], ["trading_date"])
+    daily = {op.row.trading_date: op.row for op in by_kind.get(o.DailyPnlOp, [])}  # the last of each day wins
+    upsert(conn, _DAILY, [o.daily_pnl_row(row) for row in daily.values()], ["trading_date"])
     insert_ignore(conn, _BREAKER, [o.breaker_row(op.record) for op in by_kind.get(o.BreakerOp, [])], ["id"])
     insert_ignore(conn, _AUDIT, [o.audit_row(op.record) for op in by_kind.get(o.AuditOp, [])], ["id"])
     return len(ops)
