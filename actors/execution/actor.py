@@ -151,7 +151,7 @@ class ExecutionActor(ActorShell):
         return {
             "next_batch": self.next_batch, "updates_sent": self.updates_sent, "fills": self.fills, "done": self.done,
             "restarted": self.restarted, "core": self.core.stats(), "failure": self.failure,
-            "phase": self.lifecycle.phase,
+            **self.shell_stats(),
             "reconcile": {"runs": self.reconciler.runs, "adopted": self.reconciler.adopted},
             "bus": {"orders": bus.stats_dict(self.orders_in.stats),
                     "reports": bus.stats_dict(self.reports_out.stats)},

@@ -160,7 +160,7 @@ class MarketDataActor(ActorShell):
             "reports": bus.stats_dict(self.reports.stats), "data_errors": len(self.data_errors),
             "data_error_samples": self.data_errors[:5], "failure": self.failure, **self.counters,
             "alpaca": self._live.status() if self._live is not None else None,
-            "phase": self.lifecycle.phase, "restarted": self.restarted, "resumed_after": self._resume_after,
+            **self.shell_stats(), "restarted": self.restarted, "resumed_after": self._resume_after,
         }
 
     def book(self, symbol: str) -> dict[str, Any] | None:

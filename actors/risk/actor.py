@@ -162,7 +162,7 @@ class RiskActor(ActorShell):
             rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
             bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
                  "reports": bus.stats_dict(self.reports_in.stats), "orders": bus.stats_dict(self.orders_out.stats)},
-            failure=self.failure, waiting_for=self.waiting_for(), phase=self.lifecycle.phase,
+            failure=self.failure, waiting_for=self.waiting_for(), **self.shell_stats(),
         )
         return snap
 

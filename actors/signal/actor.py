@@ -100,7 +100,7 @@ class SignalActor(ActorShell):
             "signals": self.signals_sent, "restarted": self.restarted, "recovered_batches": self.recovered_batches,
             "subscriber": bus.stats_dict(self.sub.stats), "batches": dict(vars(self.md_batches.stats)),
             "bars_by_symbol": dict(self.bars_by_symbol),
-            "core": self.core.stats(), "failure": self.failure, "phase": self.lifecycle.phase,
+            "core": self.core.stats(), "failure": self.failure, **self.shell_stats(),
         }
 
     def signal_history(self, upto: int | None = None) -> list[SignalBatch]:

@@ -69,6 +69,8 @@ def build_summary(
         "group_plan": group_plan(groups),
         "runner": runner,
         "restarts": {n: True for n, s in stats.items() if isinstance(s, dict) and s.get("restarted")},
+        # CPU seconds each process used while running (every thread; the feed's includes reading its files)
+        "cpu_s": {n: s["cpu_s"] for n, s in stats.items() if isinstance(s, dict) and s.get("cpu_s") is not None},
         "ledger_digest": ledger_digest(ledger),
         "dashboard_url": getattr(info, "dashboard_url", ""),
     }

@@ -67,6 +67,7 @@ class ActorShell:
         self._commands: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.failure: str | None = None
+        self._cpu_at_running: float | None = None  # process CPU time when the loop began running
         self.started_at = time.time()
         self.lifecycle = Lifecycle()
         self._bound: dict[str, Endpoint] = {}
@@ -209,6 +210,7 @@ class ActorShell:
                 self.lifecycle.trigger("connected")
                 self.recover()
                 self.lifecycle.trigger("recovered")
+            self._cpu_at_running = time.process_time()
             while not self._stop.is_set():
                 self._run_commands()
                 self.step()
@@ -241,6 +243,11 @@ class ActorShell:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def shell_stats(self) -> dict[str, Any]:
+        """Lifecycle phase and the CPU seconds the process (every thread) has used since its loop began running."""
+        cpu = None if self._cpu_at_running is None else round(time.process_time() - self._cpu_at_running, 3)
+        return {"phase": self.lifecycle.phase, "cpu_s": cpu}
 
     def ping(self) -> dict[str, Any]:
         return {"name": self.name, "pid": os.getpid(), "running": self.running, "failure": self.failure,
