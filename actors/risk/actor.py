@@ -18,7 +18,7 @@ lost) it rebuilds from storage and the broker and trades on from the feed's live
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import Counter, deque
 from typing import Any
 
 import msgspec
@@ -105,7 +105,7 @@ class RiskActor(ActorShell):
         self.events_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.sent_orders: deque[OrderBatch] = deque(maxlen=10_000)
         self._order_subscribes = 0
-        self.rejections: dict[str, int] = defaultdict(int)
+        self.rejections: Counter[str] = Counter()
         self.invariant_checks = 0
         self.restarted = ray_calls.was_reconstructed()
         self._check_broker_positions = False
@@ -289,9 +289,11 @@ class RiskActor(ActorShell):
         t0 = time.perf_counter()
         self.signals_seen += len(signals)
         decision = decide_batch(self.core, self.clock, k, market, signals)
+        by_rule = Counter(r.rule for r in decision.rejections)
+        self.rejections.update(by_rule)
+        for rule, n in by_rule.items():  # one metric call per rule and batch
+            self.metrics.inc(RISK_REJECTIONS, n, reason=rule)
         for r in decision.rejections:
-            self.rejections[r.rule] += 1
-            self.metrics.inc(RISK_REJECTIONS, reason=r.rule)
             self.log.info("risk rejected a %s signal: %s", r.symbol, r.rule,
                           extra={"actor": self.name, "symbol": r.symbol, "correlation_id": f"batch-{k}"})
         if signals:

@@ -72,7 +72,7 @@ class SignalActor(ActorShell):
                                                                 hwm=b.send_hwm, fan_in=True))
         self.metrics = Metrics()
         self.last_batch = 0
-        self.md_batches = BatchAssembler(accept=(Bar, Quote))
+        self.md_batches = BatchAssembler(accept=(Bar, Quote), symbols=self._own)
         self.bars_by_symbol: Counter[str] = Counter()
         self.sent: deque[SignalBatch] = deque(maxlen=SENT_HISTORY_BATCHES)
         self.signals_sent = 0
@@ -149,9 +149,8 @@ class SignalActor(ActorShell):
         events_in = 0
         for _, env in self.sub.recv(timeout_ms=50):
             events_in += len(env.items)
-            for end, items in self.md_batches.add(env):
-                own = self._own
-                self._on_batch_end(end, [m for m in items if m.symbol in own])
+            for end, items in self.md_batches.add(env):  # this group's symbols only
+                self._on_batch_end(end, items)
         if events_in:  # counted once per step, not per envelope (a batch is many envelopes)
             self.metrics.inc(EVENTS_IN, events_in, actor="signal")
 

@@ -10,6 +10,7 @@ poll see it for a moment, and ends the process so that Ray restarts the actor.
 
 from __future__ import annotations
 
+import cProfile
 import logging
 import os
 import queue
@@ -18,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -51,6 +53,18 @@ class EventClock:
 
 
 Endpoint = bus.Publisher | bus.Subscriber
+
+
+PROFILE_DIR_ENV = "TRADING_PROFILE_DIR"  # set: each actor's running loop is profiled (cProfile) into it
+
+
+def _loop_profile() -> cProfile.Profile | None:
+    """A started profiler of the calling thread when PROFILE_DIR_ENV is set (for benchmarks), else None."""
+    if not os.environ.get(PROFILE_DIR_ENV):
+        return None
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
 
 
 class ActorShell:
@@ -211,10 +225,14 @@ class ActorShell:
                 self.recover()
                 self.lifecycle.trigger("recovered")
             self._cpu_at_running = time.process_time()
+            profile = _loop_profile()
             while not self._stop.is_set():
                 self._run_commands()
                 self.step()
             self._run_commands()
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(Path(os.environ[PROFILE_DIR_ENV]) / f"{self.name}-{os.getpid()}.prof")
             if self.lifecycle.phase == "running":
                 self.lifecycle.trigger("stop")
                 self.lifecycle.trigger("drained")

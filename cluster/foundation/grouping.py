@@ -5,8 +5,10 @@ each (a universe of 1,000 symbols at 2 per group would ask for 500); too few lea
 idle. So by default the universe is spread over the signal slots the cluster offers (the
 `trading_signals` resource, SIGNALS_SLOTS_PER_NODE per signals node), never fewer than
 MIN_SYMBOLS_PER_GROUP symbols per group. A local cluster started by this process (a laptop) offers
-one slot per CPU core it may use, up to one signals node's worth: signal actors are CPU-bound, and
-more of them than cores only add processes (memory) that wait for each other. An explicit
+one slot per CPU core it may use beyond the LOCAL_PIPELINE_CORES that the feed and the risk actor keep
+busy, at least one and up to one signals node's worth: signal actors are CPU-bound, and more of them
+than free cores only add processes that compete with the feed and risk (on 2 cores, the 1,000-symbol
+day replays faster with one signal actor than with two; BENCHMARKS.md). An explicit
 `signal.group_size` always wins.
 
 Pure: the caller says how many slots there are (`offered_signal_slots` reads them from a running
@@ -25,6 +27,7 @@ from cluster.foundation.errors import BadInput, ConfigError
 from cluster.foundation.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
 
 MIN_SYMBOLS_PER_GROUP = 2
+LOCAL_PIPELINE_CORES = 2  # the feed and the risk actor: one busy core each in a local cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,11 @@ def signal_slots_from(resources: Mapping[str, float] | None) -> int:
 
 
 def local_signal_slots(cpus: int | None = None) -> int:
-    """Signal slots of a local cluster: one per usable CPU core, at most one signals node's worth."""
+    """Signal slots of a local cluster: one per usable CPU core the feed and risk leave, at least one,
+    at most one signals node's worth."""
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(SIGNALS_SLOTS_PER_NODE, cpus))
+    return max(1, min(SIGNALS_SLOTS_PER_NODE, cpus - LOCAL_PIPELINE_CORES))
 
 
 def offered_signal_slots() -> int:
