@@ -6,11 +6,15 @@ a ts_ns must travel together; otherwise a strategy could act on half of one inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import groupby
+from operator import attrgetter
 from typing import Protocol
 
 from cluster.foundation import bus
 from cluster.foundation.errors import BadInput
+
+_TS = attrgetter("ts_ns")
 
 
 class Timestamped(Protocol):
@@ -32,22 +36,16 @@ def batches[M: Timestamped](stream: Iterable[M], max_items: int) -> Iterator[lis
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")
     batch: list[M] = []
-    instant_start = 0  # index in `batch` where the current ts_ns began
-    for message in stream:
-        if batch:
-            previous_ts = batch[-1].ts_ns
-            if message.ts_ns < previous_ts:
-                raise BadInput(f"stream goes back in time: {message.ts_ns} after {previous_ts}")
-            if message.ts_ns != previous_ts:
-                if len(batch) >= max_items:
-                    yield batch
-                    batch = []
-                instant_start = len(batch)
-        batch.append(message)
-        if len(batch) > max_items and instant_start > 0:
-            yield batch[:instant_start]
-            batch = batch[instant_start:]
-            instant_start = 0
+    previous_ts: int | None = None
+    for ts, group in groupby(stream, key=_TS):  # an instant at a time (the grouping runs in C)
+        if previous_ts is not None and ts < previous_ts:
+            raise BadInput(f"stream goes back in time: {ts} after {previous_ts}")
+        previous_ts = ts
+        instant = list(group)
+        if batch and len(batch) + len(instant) > max_items:  # full, or the instant would overflow it
+            yield batch
+            batch = []
+        batch += instant
     if batch:
         yield batch
 
@@ -71,16 +69,28 @@ class MarketDataShards:
     def __init__(self) -> None:
         self._topics: dict[str, bytes] = {}
 
-    def split[S: SymbolTimestamped](self, batch: Iterable[S]) -> dict[bytes, list[S]]:
-        topics = self._topics
+    def split[S: SymbolTimestamped](self, batch: Sequence[S]) -> dict[bytes, list[S]]:
         shards: dict[bytes, list[S]] = {}
+        if len({m.symbol for m in batch}) == len(batch):  # the usual batch: one event per symbol
+            for m in batch:
+                name = self._topic(m.symbol)
+                shard = shards.get(name)
+                if shard is None:
+                    shards[name] = [m]
+                else:
+                    shard.append(m)
+            return shards
         for symbol, messages in by_symbol(batch).items():
-            name = topics.get(symbol)
-            if name is None:
-                name = topics[symbol] = bus.shard_topic(bus.MARKET_DATA, symbol)
+            name = self._topic(symbol)
             shard = shards.get(name)
             if shard is None:
                 shards[name] = messages
             else:
-                shard.extend(messages)
+                shard += messages
         return shards
+
+    def _topic(self, symbol: str) -> bytes:
+        name = self._topics.get(symbol)
+        if name is None:
+            name = self._topics[symbol] = bus.shard_topic(bus.MARKET_DATA, symbol)
+        return name

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.market_data.batcher import batches, by_symbol
+from actors.market_data.batcher import MarketDataShards, batches, by_symbol
+from cluster.foundation import bus
 from cluster.foundation.errors import BadInput
 from cluster.foundation.market_files import read_trade_ticks
-from cluster.foundation.wire import Trade
+from cluster.foundation.wire import Bar, Trade
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 
@@ -115,3 +116,51 @@ def test_by_symbol_when_any_batch_then_groups_keep_stream_order_and_cover_it(gap
     for symbol, group in groups.items():
         assert group == [m for m in batch if m.symbol == symbol]
     assert sum(len(g) for g in groups.values()) == len(batch)
+
+
+def _batches_one_by_one(stream, max_items):
+    """The reference: message by message, cutting where the current instant began."""
+    batch, instant_start = [], 0
+    for message in stream:
+        if batch:
+            previous_ts = batch[-1].ts_ns
+            if message.ts_ns < previous_ts:
+                raise BadInput(f"stream goes back in time: {message.ts_ns} after {previous_ts}")
+            if message.ts_ns != previous_ts:
+                if len(batch) >= max_items:
+                    yield batch
+                    batch = []
+                instant_start = len(batch)
+        batch.append(message)
+        if len(batch) > max_items and instant_start > 0:
+            yield batch[:instant_start]
+            batch = batch[instant_start:]
+            instant_start = 0
+    if batch:
+        yield batch
+
+
+def _outcome(gen):
+    out = []
+    try:
+        for b in gen:
+            out.append(b)
+    except BadInput as exc:
+        out.append(str(exc))
+    return out
+
+
+@given(stamps=st.lists(st.integers(0, 6), max_size=40), max_items=st.integers(min_value=1, max_value=8))
+def test_batches_when_any_stream_even_out_of_order_then_the_message_by_message_reference(stamps, max_items):
+    stream = [Bar(f"S{i % 3}", ts, 1.0, 1.0, 1.0, 1.0, 1.0) for i, ts in enumerate(stamps)]
+    assert _outcome(batches(iter(stream), max_items)) == _outcome(_batches_one_by_one(iter(stream), max_items))
+
+
+@given(symbols=st.lists(st.sampled_from([f"S{i}" for i in range(40)]), max_size=60))
+def test_shards_when_any_batch_then_symbols_grouped_in_first_seen_order_per_shard(symbols):
+    batch = [Bar(s, i, 1.0, 1.0, 1.0, 1.0, 1.0) for i, s in enumerate(symbols)]
+    expected: dict[bytes, list[Bar]] = {}
+    for symbol, messages in by_symbol(batch).items():
+        expected.setdefault(bus.shard_topic(bus.MARKET_DATA, symbol), []).extend(messages)
+    assert MarketDataShards().split(batch) == expected
+    assert list(MarketDataShards().split(batch)) == list(expected)
