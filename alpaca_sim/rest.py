@@ -7,6 +7,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from alpaca_sim.core import SimCore
 from alpaca_sim.jsonio import json_response, read_json
@@ -26,21 +27,21 @@ CORE: web.AppKey[SimCore] = web.AppKey("core", SimCore)
 
 
 def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/v2/account", account),
-        web.get("/v2/clock", clock),
-        web.post("/v2/orders", submit_order),
-        web.get("/v2/orders", list_orders),
-        web.delete("/v2/orders", cancel_all),
-        web.get("/v2/orders:by_client_order_id", order_by_client_id),
-        web.get("/v2/orders/{order_id}", get_order),
-        web.patch("/v2/orders/{order_id}", replace_order),
-        web.delete("/v2/orders/{order_id}", cancel_order),
-        web.get("/v2/positions", list_positions),
-        web.delete("/v2/positions", close_all_positions),
-        web.get("/v2/positions/{symbol:.+}", get_position),  # BTC/USD keeps its slash
-        web.delete("/v2/positions/{symbol:.+}", close_position),
-    ]
+    return route_table({
+        "/v2/account": {"GET": account},
+        "/v2/clock": {"GET": clock},
+        "/v2/orders": {"POST": submit_order, "GET": list_orders, "DELETE": cancel_all},
+        "/v2/orders:by_client_order_id": {"GET": order_by_client_id},
+        "/v2/orders/{order_id}": {"GET": get_order, "PATCH": replace_order, "DELETE": cancel_order},
+        "/v2/positions": {"GET": list_positions, "DELETE": close_all_positions},
+        "/v2/positions/{symbol:.+}": {"GET": get_position, "DELETE": close_position},  # BTC/USD keeps its slash
+    })
+
+
+def route_table(table: Mapping[str, Mapping[str, Handler]]) -> list[web.RouteDef]:
+    """aiohttp routes from {path: {method: handler}}, in table order; a GET also answers HEAD, as with web.get."""
+    return [web.get(path, handler) if method == "GET" else web.route(method, path, handler)
+            for path, handlers in table.items() for method, handler in handlers.items()]
 
 
 async def account(request: web.Request) -> web.Response:

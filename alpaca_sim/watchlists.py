@@ -11,7 +11,7 @@ from aiohttp import web
 from alpaca_sim.assets import ASSETS
 from alpaca_sim.jsonio import json_response, read_json
 from alpaca_sim.models import CODE_NOT_FOUND, CODE_UNPROCESSABLE, CODE_VALIDATION, SimRejection
-from alpaca_sim.rest import CORE
+from alpaca_sim.rest import CORE, route_table
 from alpaca_sim.timefmt import format_utc
 
 MAX_LISTS = 200
@@ -36,15 +36,11 @@ WATCHLISTS: web.AppKey[Watchlists] = web.AppKey("watchlists", Watchlists)
 
 
 def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/v2/watchlists", list_all),
-        web.post("/v2/watchlists", create),
-        web.get("/v2/watchlists/{id}", get_one),
-        web.put("/v2/watchlists/{id}", update),
-        web.post("/v2/watchlists/{id}", add_asset),
-        web.delete("/v2/watchlists/{id}", delete),
-        web.delete("/v2/watchlists/{id}/{symbol:.+}", remove_asset),
-    ]
+    return route_table({
+        "/v2/watchlists": {"GET": list_all, "POST": create},
+        "/v2/watchlists/{id}": {"GET": get_one, "PUT": update, "POST": add_asset, "DELETE": delete},
+        "/v2/watchlists/{id}/{symbol:.+}": {"DELETE": remove_asset},
+    })
 
 
 def _json(request: web.Request, wl: Watchlist, with_assets: bool = True) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import os  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from cluster.foundation.db import SqlRepository, upgrade  # noqa: E402
+from cluster.foundation.db import SqlRepository, WriterOptions, upgrade  # noqa: E402
 from cluster.foundation.settings import REPO_ROOT  # noqa: E402
 from cluster.foundation.wire import OrderUpdate  # noqa: E402
 
@@ -81,7 +81,7 @@ def risk_check_latencies(prices: list[tuple[str, Decimal]], n: int = 20_000) -> 
 def run(url: str, rows: int) -> dict[str, float | int | str]:
     prices = real_prices()
     with tempfile.TemporaryDirectory() as journal_dir:
-        repo = SqlRepository(url, Path(journal_dir), queue_max=max(rows * 2, 10_000))
+        repo = SqlRepository(url, Path(journal_dir), WriterOptions(queue_max=max(rows * 2, 10_000)))
         try:
             risk_idle = risk_check_latencies(prices)  # the writer has nothing to do
             # idle: one write at a time, the writer has nothing else to do

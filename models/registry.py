@@ -48,15 +48,14 @@ NO_LIVE_BASELINE = 0.5
 _VERSIONS: Table = m.ModelVersion.__table__  # type: ignore[assignment]
 _AUDIT: Table = m.AuditLogRow.__table__  # type: ignore[assignment]
 
-MODEL_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("candidate", "shadow"): "shadow",
-    ("candidate", "promote"): "live",
-    ("shadow", "promote"): "live",
-    ("candidate", "retire"): "retired",
-    ("shadow", "retire"): "retired",
-    ("live", "retire"): "retired",
-    ("retired", "restore"): "live",
+_BY_TRIGGER: dict[str, tuple[tuple[str, ...], str]] = {  # trigger: (the statuses it leaves, the status it makes)
+    "shadow": (("candidate",), "shadow"),
+    "promote": (("candidate", "shadow"), "live"),
+    "retire": (("candidate", "shadow", "live"), "retired"),
+    "restore": (("retired",), "live"),
 }
+MODEL_TRANSITIONS: dict[tuple[str, str], str] = {
+    (status, trigger): after for trigger, (before, after) in _BY_TRIGGER.items() for status in before}
 
 
 def next_status(version: str, status: str, trigger: str) -> str:

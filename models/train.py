@@ -38,15 +38,15 @@ Progress = Callable[[int, int], None]  # (fold, boosting rounds done) -> None
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
+    """How a model is trained; every field is recorded with the version it produces."""
+
     horizon: int = 5
+    """Bars ahead the label looks: up when the log return over them exceeds `threshold`."""
     threshold: float = 0.0
     seed: int = 7
     n_splits: int = 3
+    """Walk-forward folds; each trains on the bars before its test span (all of them, or a rolling `window`)."""
     window: Window = "expanding"
-    num_boost_round: int = 300
-    early_stopping_rounds: int = 30
-    cost_bps: float = 1.0
-    nthread: int = 2
     booster: dict[str, Any] = field(
         default_factory=lambda: {
             "objective": "binary:logistic",
@@ -60,6 +60,11 @@ class TrainConfig:
             "lambda": 1.0,
         }
     )
+    """XGBoost's booster parameters; the rounds below bound its training."""
+    num_boost_round: int = 300
+    early_stopping_rounds: int = 30
+    cost_bps: float = 1.0
+    nthread: int = 2
 
     def xgb_params(self) -> dict[str, Any]:
         return {**self.booster, "seed": self.seed, "nthread": self.nthread}

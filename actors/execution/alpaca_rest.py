@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import aiohttp
@@ -36,7 +36,22 @@ _RETRYABLE = (TemporaryError, DependencyDown)
 
 
 @dataclass(frozen=True, slots=True)
-class AlpacaClientConfig(AlpacaKeys):
+class AlpacaConfig(AlpacaKeys):
+    """An Alpaca config: keys, and the URLs they are sent to, sealed on construction (see AlpacaKeys)."""
+
+    # the cluster's own simulator, with keys made for this run: plain HTTP inside the cluster network
+    own_simulator: bool = field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self._seal(self.key_urls())
+
+    def key_urls(self) -> dict[str, str]:
+        """{what: url} for every URL that receives the keys."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class AlpacaClientConfig(AlpacaConfig):
     """Keys are SecretStr (plain strings are wrapped); remote URLs must use TLS (ConfigError)."""
 
     trading_url: str
@@ -50,17 +65,15 @@ class AlpacaClientConfig(AlpacaKeys):
     timeout_s: float = 10.0
     stream_url: str | None = None  # default: trading_url with ws scheme + /stream
     reconnect_max_s: float = 30.0
-    # the cluster's own simulator, with keys made for this run: plain HTTP inside the cluster network
-    own_simulator: bool = False
-
-    def __post_init__(self) -> None:
-        self._seal({"alpaca trading_url": self.trading_url, "alpaca trade stream URL": self.trade_stream_url})
 
     @property
     def trade_stream_url(self) -> str:
         if self.stream_url:
             return self.stream_url
         return self.trading_url.replace("https://", "wss://").replace("http://", "ws://").rstrip("/") + "/stream"
+
+    def key_urls(self) -> dict[str, str]:
+        return {"alpaca trading_url": self.trading_url, "alpaca trade stream URL": self.trade_stream_url}
 
     @classmethod
     def from_settings(cls, settings: AlpacaSettings) -> AlpacaClientConfig:
@@ -69,51 +82,46 @@ class AlpacaClientConfig(AlpacaKeys):
         return cls(settings.trading_url, settings.key_id, settings.secret_key, own_simulator=settings.simulated)
 
 
+@dataclass(eq=False)
 class AlpacaRest:
-    def __init__(
-        self,
-        config: AlpacaClientConfig,
-        session: aiohttp.ClientSession,
-        budget: AsyncRequestBudget,
-        *,
-        jitter: Callable[[], float] = random.random,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._budget = budget
-        self._jitter = jitter
-        self._sleep = sleep
-        self._headers = config.auth_headers()
-        self.post_attempts = 0  # order POSTs actually sent (observability and tests)
-        # failed calls by (HTTP status, Alpaca code): running totals behind alpaca_api_errors_total
-        self.error_counts: Counter[tuple[str, str]] = Counter()
+    config: AlpacaClientConfig
+    session: aiohttp.ClientSession
+    budget: AsyncRequestBudget
+    _: KW_ONLY
+    jitter: Callable[[], float] = random.random
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    post_attempts: int = field(default=0, init=False)  # order POSTs actually sent (observability and tests)
+    # failed calls by (HTTP status, Alpaca code): running totals behind alpaca_api_errors_total
+    error_counts: Counter[tuple[str, str]] = field(default_factory=Counter, init=False)
+
+    def __post_init__(self) -> None:
+        self._headers = self.config.auth_headers()
 
     # ---- one attempt ----------------------------------------------------------------------
     async def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: dict[str, Any] | None = None) -> Any:
-        await self._budget.acquire()
+        await self.budget.acquire()
         what = f"{method} {path}"
-        url = self._config.trading_url.rstrip("/") + path
+        url = self.config.trading_url.rstrip("/") + path
         try:
-            async with self._session.request(
+            async with self.session.request(
                 method, url, params=params, json=body, headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=self._config.timeout_s),
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
             ) as response:
                 text = await response.text()
                 if response.status >= 400:
                     self.error_counts[(str(response.status), str(error_code(text)[0] or "none"))] += 1
                     error = translate_http_error(response.status, text, response.headers, what, time.time())
                     if isinstance(error, RateLimited):
-                        self._budget.pause_for(error.retry_after_s)
+                        self.budget.pause_for(error.retry_after_s)
                     raise error
                 if response.status == 204 or not text:
                     return None
                 return json.loads(text)
         except TimeoutError as exc:
-            raise TemporaryError(f"{what}: no answer within {self._config.timeout_s}s") from exc
+            raise TemporaryError(f"{what}: no answer within {self.config.timeout_s}s") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise DependencyDown(f"{what}: Alpaca unreachable at {self._config.trading_url}: {exc}") from exc
+            raise DependencyDown(f"{what}: Alpaca unreachable at {self.config.trading_url}: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise TemporaryError(f"{what}: connection failed mid-request: {exc}") from exc
         except ValueError as exc:
@@ -122,18 +130,18 @@ class AlpacaRest:
     async def _backoff(self, attempt: int, error: Exception) -> None:
         if isinstance(error, RateLimited):
             return  # the budget is paused until the server's reset; acquire() waits
-        delay = min(self._config.backoff_max_s, self._config.backoff_base_s * 2**attempt)
-        await self._sleep(delay * (0.5 + self._jitter() / 2))
+        delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2**attempt)
+        await self.sleep(delay * (0.5 + self.jitter() / 2))
 
     async def _retrying(self, method: str, path: str, *, params: dict[str, str] | None = None) -> Any:
         last: Exception | None = None
-        for attempt in range(self._config.attempts):
+        for attempt in range(self.config.attempts):
             try:
                 return await self._send(method, path, params=params)
             except _RETRYABLE as exc:
                 log.warning("attempt %d of %s %s failed: %s", attempt + 1, method, path, exc)
                 last = exc
-                if attempt + 1 < self._config.attempts:
+                if attempt + 1 < self.config.attempts:
                     await self._backoff(attempt, exc)
         assert last is not None
         raise last
@@ -164,7 +172,7 @@ class AlpacaRest:
         """POST once; after a doubtful failure look the order up before sending it again."""
         cid = payload["client_order_id"]
         last: Exception | None = None
-        for attempt in range(self._config.attempts):
+        for attempt in range(self.config.attempts):
             if attempt > 0:
                 try:
                     existing = await self._send(
@@ -192,7 +200,7 @@ class AlpacaRest:
             except _RETRYABLE as exc:
                 log.warning("submit %s attempt %d failed: %s", cid, attempt + 1, exc)
                 last = exc
-                if attempt + 1 < self._config.attempts:
+                if attempt + 1 < self.config.attempts:
                     await self._backoff(attempt, exc)
         assert last is not None
         raise last

@@ -7,13 +7,13 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from actors.execution.alpaca_secrets import AlpacaKeys
+from actors.execution.alpaca_rest import AlpacaConfig
 from cluster.foundation.errors import ConfigError
 from cluster.foundation.settings import AlpacaSettings
 
 
 @dataclass(frozen=True, slots=True)
-class AlpacaFeedConfig(AlpacaKeys):
+class AlpacaFeedConfig(AlpacaConfig):
     """Keys are SecretStr (plain strings are wrapped); remote URLs must use TLS (ConfigError)."""
 
     stream_url: str  # e.g. wss://stream.data.alpaca.markets or ws://127.0.0.1:8190
@@ -36,11 +36,6 @@ class AlpacaFeedConfig(AlpacaKeys):
     down_after_failures: int = 5
     backfill: bool = True
     book_depth: int = 10
-    # the cluster's own simulator, with keys made for this run: plain HTTP inside the cluster network
-    own_simulator: bool = False
-
-    def __post_init__(self) -> None:
-        self._seal({"alpaca data_url": self.stream_url, "alpaca historical data URL": self.history_url})
 
     @property
     def url(self) -> str:
@@ -55,6 +50,9 @@ class AlpacaFeedConfig(AlpacaKeys):
             return self.rest_url
         base = self.stream_url.replace("wss://", "https://").replace("ws://", "http://")
         return base.replace("://stream.data.", "://data.")
+
+    def key_urls(self) -> dict[str, str]:
+        return {"alpaca data_url": self.stream_url, "alpaca historical data URL": self.history_url}
 
     def subscription(self) -> dict[str, Any]:
         message: dict[str, Any] = {"action": "subscribe"}

@@ -20,16 +20,18 @@ from cluster.foundation.wire import Bar
 NS_PER_S = 1_000_000_000
 
 
-class _HistBar(msgspec.Struct, frozen=True, rename={
+class _HistBar(msgspec.Struct, frozen=True, kw_only=True, rename={
         "open": "o", "high": "h", "low": "l", "close": "c", "volume": "v", "trade_count": "n", "vwap": "vw"}):
+    """One bar of Alpaca's historical bars answer: its time, its prices, then what traded."""
+
     t: str
     open: float
     high: float
     low: float
     close: float
+    vwap: float | None = None
     volume: float
     trade_count: int | None = None
-    vwap: float | None = None
 
 
 class _BarsPage(msgspec.Struct, frozen=True):

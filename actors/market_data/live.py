@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from actors.market_data.alpaca_feed_parse import FeedItem
@@ -35,20 +36,19 @@ class FeedPort(Protocol):
     def stop(self) -> None: ...
 
 
+@dataclass(eq=False)
 class LiveFeedPump:
-    def __init__(self, feed: FeedPort, batcher: LiveBatcher, record_event: Callable[[RiskEvent], None],
-                 metrics: Metrics, feed_label: str, clock: Callable[[], int] = time.monotonic_ns) -> None:
-        self.feed = feed
-        self.batcher = batcher
-        self._record_event = record_event
-        self._metrics = metrics
-        self._feed_label = feed_label
-        self._clock = clock
-        self._finish = threading.Event()
-        self._connected: bool | None = None
-        self.received = 0
-        self.backfilled_bars = 0
-        self.event_counts: Counter[str] = Counter()
+    feed: FeedPort
+    batcher: LiveBatcher
+    record_event: Callable[[RiskEvent], None]
+    metrics: Metrics
+    feed_label: str
+    clock: Callable[[], int] = time.monotonic_ns
+    received: int = field(default=0, init=False)
+    backfilled_bars: int = field(default=0, init=False)
+    event_counts: Counter[str] = field(default_factory=Counter, init=False)
+    _finish: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _connected: bool | None = field(default=None, init=False, repr=False)
 
     def request_finish(self) -> None:
         self._finish.set()
@@ -60,14 +60,14 @@ class LiveFeedPump:
         items: list[MarketItem] = [i for i in polled if isinstance(i, Bar | Quote | Trade)]
         self.received += len(items)
         self.backfilled_bars += sum(1 for i in items if isinstance(i, Bar) and i.backfilled)
-        self.batcher.add(items, self._clock())
+        self.batcher.add(items, self.clock())
         for event in self.feed.take_events():
             self.event_counts[event.event_type] += 1
-            self._record_event(event)
+            self.record_event(event)
         self._export_connected()
         if finishing and not polled:
             return self.batcher.drain(), True
-        return self.batcher.cut(self._clock()), False
+        return self.batcher.cut(self.clock()), False
 
     def status(self) -> dict[str, Any]:
         return {**self.feed.status(), "received": self.received, "backfilled_bars_published": self.backfilled_bars,
@@ -76,13 +76,13 @@ class LiveFeedPump:
 
     def close(self) -> None:
         self.feed.stop()
-        self._metrics.set(ALPACA_WEBSOCKET_CONNECTED, 0.0, feed=self._feed_label)
+        self.metrics.set(ALPACA_WEBSOCKET_CONNECTED, 0.0, feed=self.feed_label)
 
     def _export_connected(self) -> None:
         connected = bool(self.feed.status()["connected"])
         if connected != self._connected:
             self._connected = connected
-            self._metrics.set(ALPACA_WEBSOCKET_CONNECTED, 1.0 if connected else 0.0, feed=self._feed_label)
+            self.metrics.set(ALPACA_WEBSOCKET_CONNECTED, 1.0 if connected else 0.0, feed=self.feed_label)
 
 
 def open_alpaca_pump(settings: Settings, record_event: Callable[[RiskEvent], None], metrics: Metrics,

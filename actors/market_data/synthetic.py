@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Final
 
 from cluster.foundation.wire import Bar, Quote
@@ -23,32 +24,28 @@ def synthetic_symbol(index: int) -> str:
     return f"SYN{index:04d}"
 
 
+@dataclass(eq=False)
 class SyntheticSource:
     """Iterable of Bars and Quotes in (ts_ns, kind, symbol) order; every iteration is identical."""
 
-    def __init__(
-        self,
-        n_symbols: int,
-        events_per_s: float,
-        seconds: float,
-        seed: int,
-        start_ns: int = DEFAULT_START_NS,
-        volatility_per_event: float = 0.0005,
-    ) -> None:
-        if not 1 <= n_symbols <= 10_000:
-            raise ValueError(f"n_symbols must be in 1..10000, got {n_symbols}")
-        if not 0 < events_per_s <= 1e9:
-            raise ValueError(f"events_per_s must be in (0, 1e9], got {events_per_s}")
-        if not seconds > 0:
-            raise ValueError(f"seconds must be > 0, got {seconds}")
-        self.n_symbols = n_symbols
-        self.events_per_s = events_per_s
-        self.seconds = seconds
-        self.seed = seed
-        self.start_ns = start_ns
-        self.volatility_per_event = volatility_per_event
-        self.n_events = round(events_per_s * seconds)
-        self.symbols = [synthetic_symbol(i) for i in range(n_symbols)]
+    n_symbols: int
+    events_per_s: float
+    seconds: float
+    seed: int
+    start_ns: int = DEFAULT_START_NS
+    volatility_per_event: float = 0.0005
+    n_events: int = field(init=False)
+    symbols: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_symbols <= 10_000:
+            raise ValueError(f"n_symbols must be in 1..10000, got {self.n_symbols}")
+        if not 0 < self.events_per_s <= 1e9:
+            raise ValueError(f"events_per_s must be in (0, 1e9], got {self.events_per_s}")
+        if not self.seconds > 0:
+            raise ValueError(f"seconds must be > 0, got {self.seconds}")
+        self.n_events = round(self.events_per_s * self.seconds)
+        self.symbols = [synthetic_symbol(i) for i in range(self.n_symbols)]
 
     def __len__(self) -> int:
         return self.n_events

@@ -123,16 +123,13 @@ class RiskActor(ActorShell):
     def next_batch(self) -> int:
         return self.gate.next_batch
 
-    @property
-    def settled(self) -> int:
-        return self.gate.settled
-
     def awaiting_batch(self) -> int:
         return self.next_batch
 
     def resume_point(self) -> tuple[int, list[OrderBatch]]:
         """For a restarted execution actor: the last settlement received and the order batches sent since."""
-        return self.settled, [ob for ob in list(self.sent_orders) if ob.batch > self.settled]
+        settled = self.gate.settled
+        return settled, [ob for ob in list(self.sent_orders) if ob.batch > settled]
 
     def ready(self) -> bool:
         return self.orders_out.wait_for_subscribers(bus.channel_prefix(bus.ORDERS), 1, timeout_s=0.1)
@@ -157,7 +154,7 @@ class RiskActor(ActorShell):
     def _snapshot(self) -> dict[str, Any]:
         snap = self.core.snapshot()
         snap.update(
-            next_batch=self.next_batch, settled=self.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
+            next_batch=self.next_batch, settled=self.gate.settled, done=self.done, done_at=self.done_at, orders_sent=self.orders_sent,
             signals_seen=self.signals_seen, groups=self.groups_for(self.next_batch),
             rejections=dict(self.rejections), restarted=self.restarted, invariant_checks=self.invariant_checks,
             bus={"signals": bus.stats_dict(self.signals_in.stats), "market_data": bus.stats_dict(self.md_in.stats),
@@ -226,7 +223,7 @@ class RiskActor(ActorShell):
             for _, env in sub.recv(timeout_ms=0):
                 got = True
                 events_in += len(env.items)
-                if sub is self.reports_in and settles_at_or_before(env.items, self.settled):
+                if sub is self.reports_in and settles_at_or_before(env.items, self.gate.settled):
                     continue  # a settlement already here (re-run after a restart)
                 if sub is self.md_in:
                     for end, items in self.md_assembler.add(env):

@@ -13,9 +13,8 @@ Which reports are applied before which batch is decided is the BatchGate's sched
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from actors.risk.core import Approved, RiskCore
 from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Settled, Signal, Trade
@@ -32,21 +31,24 @@ class Clock(Protocol):
     def __call__(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
+    """A signal risk turned down: the rule that refused it, and its symbol."""
+
     rule: str
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One batch decided: the orders to send (signals' and follow-ups'), the signals refused."""
+
     orders: list[OrderIntent]
-    rejections: list[Rejection] = field(default_factory=list)
+    rejections: list[Rejection]
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    booked: list[OrderUpdate]  # the updates that booked a fill
+class Applied(NamedTuple):
+    """A settlement booked: the updates that booked a fill, and how many invariant checks ran."""
+
+    booked: list[OrderUpdate]
     invariant_checks: int
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -86,6 +87,14 @@ def _as_object(body: object, allowed: frozenset[str]) -> dict[str, Any]:
     return body
 
 
+def _field(body: dict[str, Any], name: str, valid: Callable[[Any], bool], must: str) -> Any:
+    """The value of field `name`, which `valid` accepts; else BadInput "field 'name' <must>"."""
+    value = body.get(name)
+    if not valid(value):
+        raise BadInput(f"field '{name}' {must}")
+    return value
+
+
 def _reason(body: dict[str, Any]) -> str:
     value = body.get("reason")
     if value is None:
@@ -125,9 +134,7 @@ class KillRequest:
     @classmethod
     def parse(cls, body: object) -> Self:
         obj = _as_object(body, frozenset({"reason", "flatten"}))
-        flatten = obj.get("flatten")
-        if not isinstance(flatten, bool):
-            raise BadInput("field 'flatten' is required and must be true or false")
+        flatten = _field(obj, "flatten", lambda v: isinstance(v, bool), "is required and must be true or false")
         return cls(reason=_reason(obj), flatten=flatten)
 
 
@@ -141,9 +148,7 @@ class ScaleRequest:
     @classmethod
     def parse(cls, body: object) -> Self:
         obj = _as_object(body, frozenset({"groups", "reason"}))
-        groups = obj.get("groups")
-        if isinstance(groups, bool) or not isinstance(groups, int):
-            raise BadInput("field 'groups' is required and must be an integer")
+        groups = _field(obj, "groups", lambda v: type(v) is int, "is required and must be an integer")
         if not MIN_GROUPS <= groups <= MAX_GROUPS:
             raise BadInput(f"field 'groups' must be between {MIN_GROUPS} and {MAX_GROUPS}, got {groups}")
         return cls(groups=groups, reason=_reason(obj))
@@ -159,9 +164,8 @@ class PromoteRequest:
     @classmethod
     def parse(cls, body: object) -> Self:
         obj = _as_object(body, frozenset({"version", "reason"}))
-        version = obj.get("version")
-        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
-            raise BadInput(f"field 'version' is required and must match {VERSION_PATTERN.pattern}")
+        version = _field(obj, "version", lambda v: isinstance(v, str) and bool(VERSION_PATTERN.fullmatch(v)),
+                         f"is required and must match {VERSION_PATTERN.pattern}")
         return cls(version=version, reason=_reason(obj))
 
 

@@ -14,22 +14,24 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from cluster.foundation.metrics import Metrics, MetricSpec
 
 
+@dataclass(eq=False)
 class BatchLatency:
-    def __init__(self, metrics: Metrics, spec: MetricSpec, clock: Callable[[], float] = time.perf_counter,
-                 keep: int = 10_000, wall_ns: Callable[[], int] = time.time_ns) -> None:
-        if keep < 1:
-            raise ValueError(f"keep must be >= 1, got {keep}")
-        self._metrics = metrics
-        self._spec = spec
-        self._clock = clock
-        self._keep = keep
-        self._wall_ns = wall_ns
-        self._arrived: OrderedDict[int, float] = OrderedDict()
-        self._arrived_wall: dict[int, int] = {}
+    metrics: Metrics
+    spec: MetricSpec
+    clock: Callable[[], float] = time.perf_counter
+    keep: int = 10_000
+    wall_ns: Callable[[], int] = time.time_ns
+    _arrived: OrderedDict[int, float] = field(default_factory=OrderedDict, init=False, repr=False)
+    _arrived_wall: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.keep < 1:
+            raise ValueError(f"keep must be >= 1, got {self.keep}")
 
     @property
     def waiting(self) -> int:
@@ -39,9 +41,9 @@ class BatchLatency:
         """Batch `batch` is here (the first arrival counts: a copy sent again after a restart does not)."""
         if batch in self._arrived:
             return
-        self._arrived[batch] = self._clock()
-        self._arrived_wall[batch] = self._wall_ns()
-        while len(self._arrived) > self._keep:
+        self._arrived[batch] = self.clock()
+        self._arrived_wall[batch] = self.wall_ns()
+        while len(self._arrived) > self.keep:
             self._arrived_wall.pop(self._arrived.popitem(last=False)[0], None)
 
     def arrived_wall_ns(self, batch: int) -> int:
@@ -54,6 +56,6 @@ class BatchLatency:
         self._arrived_wall.pop(batch, None)
         if start is None:
             return None
-        seconds = max(0.0, self._clock() - start)
-        self._metrics.observe(self._spec, seconds)
+        seconds = max(0.0, self.clock() - start)
+        self.metrics.observe(self.spec, seconds)
         return seconds

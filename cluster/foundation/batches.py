@@ -16,6 +16,9 @@ from cluster.foundation.wire import BatchEnd, Envelope
 
 @dataclass
 class AssemblerStats:
+    """Batches handed out, batches seen again (a resumed feed), publisher restarts, items of unfinished
+    batches dropped at a restart (the restarted feed sends those batches whole)."""
+
     batches: int = 0
     repeated_batches: int = 0
     publisher_restarts: int = 0

@@ -34,11 +34,11 @@ def make_repository(settings: Settings, actor_name: str) -> Repository:
     url = database_url(settings)
     if url == MEMORY_URL:
         return InMemoryRepository()
-    from cluster.foundation.db import SqlRepository
+    from cluster.foundation.db import SqlRepository, WriterOptions
 
     journal = settings.resolve(settings.state_dir) / "journal" / actor_name
-    return SqlRepository(url, journal, queue_max=settings.database.queue_max,
-                         linger_s=settings.database.write_linger_ms / 1000)
+    db = settings.database
+    return SqlRepository(url, journal, WriterOptions(queue_max=db.queue_max, linger_s=db.write_linger_ms / 1000))
 
 
 def make_state_store(settings: Settings) -> StateStore:

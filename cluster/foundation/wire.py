@@ -35,12 +35,14 @@ class BarFields(msgspec.Struct, frozen=True):
     """What every one-minute trade bar holds: the bus's Bar and the simulator's replayed bars."""
 
     symbol: str
-    ts_ns: int  # start of the bar
+    ts_ns: int
+    """Start of the bar."""
     open: float
     high: float
     low: float
     close: float
     volume: float
+    """Shares (coins for crypto) traded in the bar."""
     trade_count: int | None = None
     vwap: float | None = None
 
@@ -114,13 +116,17 @@ class SignalBatch(_Msg, frozen=True, tag="g"):
 
 
 class OrderIntent(_Msg, frozen=True, tag="o"):
+    """An order risk approved, as execution sends it; written to the intent log before the send."""
+
     client_order_id: str
+    """Deterministic (cluster/foundation/ids.py): a retry or a restart never makes a second order."""
     symbol: str
     side: Side
     qty: Decimal
     order_type: OrderType
     time_in_force: TimeInForce
     ts_ns: int
+    """Event time of the decision."""
     batch: int
     correlation_id: str
     limit_price: Decimal | None = None

@@ -19,7 +19,7 @@ from db_fault_proxy import FaultProxy
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from cluster.foundation.db import SqlRepository, upgrade
+from cluster.foundation.db import SqlRepository, WriterOptions, upgrade
 from cluster.foundation.db.engine import make_engine
 from cluster.foundation.settings import REPO_ROOT
 from cluster.foundation.wire import OrderIntent, OrderUpdate
@@ -94,8 +94,8 @@ def test_writer_when_postgres_cut_for_60s_of_trading_then_every_row_lands_once_i
     intent = OrderIntent(client_order_id="tc-SPY-outage", symbol="SPY", side="buy", qty=Decimal(10),
                          order_type="market", time_in_force="day", ts_ns=OUTAGE_START_NS + 1, batch=1,
                          correlation_id="SPY@outage")
-    repo = SqlRepository(proxied_url, tmp_path / "journal", queue_max=QUEUE_MAX, retry_initial_s=0.02,
-                         retry_max_s=0.25, read_timeout_s=60)
+    repo = SqlRepository(proxied_url, tmp_path / "journal",
+                         WriterOptions(queue_max=QUEUE_MAX, retry_initial_s=0.02, retry_max_s=0.25), read_timeout_s=60)
     started = time.monotonic()
     try:
         _record(repo, warmup)

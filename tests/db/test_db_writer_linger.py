@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cluster.foundation.db import SqlRepository
+from cluster.foundation.db import SqlRepository, WriterOptions
 from cluster.foundation.db import models as m
 from cluster.foundation.db.engine import make_engine
 from cluster.foundation.records import RiskEvent
@@ -40,7 +40,7 @@ def test_writer_when_rows_arrive_within_the_linger_then_one_commit_writes_them_a
     migrated_url: str, tmp_path: Path
 ) -> None:
     # Arrange: without the linger the first row is committed on its own while the others come
-    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=2.0)
+    repo = SqlRepository(migrated_url, tmp_path / "journal", WriterOptions(linger_s=2.0))
     try:
         # Act
         repo.record_risk_event(_event(0))
@@ -60,7 +60,7 @@ def test_writer_when_no_linger_then_a_lone_row_is_committed_without_waiting_for_
     migrated_url: str, tmp_path: Path
 ) -> None:
     # Arrange
-    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=0.0)
+    repo = SqlRepository(migrated_url, tmp_path / "journal", WriterOptions(linger_s=0.0))
     try:
         # Act
         repo.record_risk_event(_event(0))
@@ -78,7 +78,7 @@ def test_flush_when_the_writer_lingers_then_it_commits_at_once_rather_than_after
     migrated_url: str, tmp_path: Path
 ) -> None:
     # Arrange: a linger far longer than the flush may wait
-    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=60.0, read_timeout_s=10.0)
+    repo = SqlRepository(migrated_url, tmp_path / "journal", WriterOptions(linger_s=60.0), read_timeout_s=10.0)
     try:
         repo.record_risk_event(_event(0))
         time.sleep(0.1)  # the writer has taken the row and lingers
@@ -97,7 +97,7 @@ def test_close_when_the_writer_lingers_then_every_row_is_written_at_once(
     migrated_url: str, tmp_path: Path
 ) -> None:
     # Arrange
-    repo = SqlRepository(migrated_url, tmp_path / "journal", linger_s=60.0, read_timeout_s=10.0)
+    repo = SqlRepository(migrated_url, tmp_path / "journal", WriterOptions(linger_s=60.0), read_timeout_s=10.0)
     for i in range(5):
         repo.record_risk_event(_event(i))
 

@@ -13,13 +13,14 @@ if TYPE_CHECKING:
     from cluster.foundation.db.commands import downgrade, upgrade
     from cluster.foundation.db.partitions import PartitionReport, maintain_partitions
     from cluster.foundation.db.repository import SqlRepository
+    from cluster.foundation.db.writer import WriterOptions
 
-__all__ = ["PartitionReport", "SqlRepository", "downgrade", "maintain_partitions", "upgrade"]
+__all__ = ["PartitionReport", "SqlRepository", "WriterOptions", "downgrade", "maintain_partitions", "upgrade"]
 
 _HOME = {
     "downgrade": "commands", "upgrade": "commands",
     "PartitionReport": "partitions", "maintain_partitions": "partitions",
-    "SqlRepository": "repository",
+    "SqlRepository": "repository", "WriterOptions": "writer",
 }
 
 

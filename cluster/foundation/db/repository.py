@@ -18,7 +18,7 @@ from cluster.foundation.db import ops as o
 from cluster.foundation.db import store
 from cluster.foundation.db.engine import is_connection_error, make_engine
 from cluster.foundation.db.journal import Journal
-from cluster.foundation.db.writer import Status, Transition, WriteBehindWriter
+from cluster.foundation.db.writer import DEFAULT_OPTIONS, Status, Transition, WriteBehindWriter, WriterOptions
 from cluster.foundation.errors import DependencyDown
 from cluster.foundation.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
 from cluster.foundation.wire import OrderIntent, OrderUpdate
@@ -29,32 +29,12 @@ log = logging.getLogger("trading.db")
 class SqlRepository:
     """One per process (per actor). `journal_dir` must be local and private to this process."""
 
-    def __init__(
-        self,
-        url: str,
-        journal_dir: Path,
-        queue_max: int = 10_000,
-        *,
-        batch_max: int = 2_000,
-        linger_s: float = 0.0,
-        retry_initial_s: float = 0.05,
-        retry_max_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        echo: bool = False,
-    ) -> None:
+    def __init__(self, url: str, journal_dir: Path, options: WriterOptions = DEFAULT_OPTIONS, *,
+                 read_timeout_s: float = 30.0, echo: bool = False) -> None:
         self._engine = make_engine(url, echo=echo)
         self._read_timeout_s = read_timeout_s
         self._intent_ids: set[str] = set()
-        journal_dir = Path(journal_dir)
-        self._writer = WriteBehindWriter(
-            self._engine,
-            Journal(journal_dir / "pending-writes.journal"),
-            queue_max=queue_max,
-            batch_max=batch_max,
-            linger_s=linger_s,
-            retry_initial_s=retry_initial_s,
-            retry_max_s=retry_max_s,
-        )
+        self._writer = WriteBehindWriter(self._engine, Journal(Path(journal_dir) / "pending-writes.journal"), options)
 
     # ----- health -----
     @property
@@ -76,6 +56,9 @@ class SqlRepository:
         a journaled intent reaches the database on reconnect, before every write queued after it.
         Recording the same client_order_id twice keeps the first intent."""
         self.record_intents([intent])
+
+    def record_audit(self, record: AuditRecord) -> None:
+        self._writer.enqueue(lambda seq: o.AuditOp(seq=seq, record=record))
 
     def record_intents(self, intents: Sequence[OrderIntent]) -> None:
         """record_intent for a batch's intents, committed in one transaction (one wait for the disk)."""
@@ -101,22 +84,19 @@ class SqlRepository:
     def record_fill(self, update: OrderUpdate) -> None:
         self._writer.enqueue(lambda seq: o.FillOp(seq=seq, update=update))
 
-    def record_risk_event(self, event: RiskEvent) -> None:
-        self._writer.enqueue(lambda seq: o.RiskOp(seq=seq, event=event))
-
     def save_positions(self, rows: list[PositionRow], at_ns: int) -> None:
         """A snapshot: after it is written, the positions table holds exactly these symbols."""
         snapshot = list(rows)
         self._writer.enqueue(lambda seq: o.PositionsOp(seq=seq, rows=snapshot, at_ns=at_ns))
+
+    def record_risk_event(self, event: RiskEvent) -> None:
+        self._writer.enqueue(lambda seq: o.RiskOp(seq=seq, event=event))
 
     def save_daily_pnl(self, row: DailyPnlRow) -> None:
         self._writer.enqueue(lambda seq: o.DailyPnlOp(seq=seq, row=row))
 
     def save_breaker(self, record: BreakerRecord) -> None:
         self._writer.enqueue(lambda seq: o.BreakerOp(seq=seq, record=record))
-
-    def record_audit(self, record: AuditRecord) -> None:
-        self._writer.enqueue(lambda seq: o.AuditOp(seq=seq, record=record))
 
     # ----- reads (after pending writes are in) -----
     def has_intent(self, client_order_id: str) -> bool:

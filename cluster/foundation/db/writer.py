@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Literal
@@ -39,29 +40,41 @@ class Transition(msgspec.Struct, frozen=True):
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class WriterOptions:
+    """How the writer batches and retries (the repository passes them through)."""
+
+    queue_max: int = 10_000  # ops held in memory before the queue is spilled to the journal
+    batch_max: int = 2_000  # ops in one commit at most
+    linger_s: float = 0.0  # how long a short batch waits for more ops (a flush or close never waits)
+    retry_initial_s: float = 0.05  # first back-off after a connection error, doubled up to retry_max_s
+    retry_max_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.queue_max < 1 or self.batch_max < 1:
+            raise ValueError("queue_max and batch_max must be >= 1")
+        if self.linger_s < 0:
+            raise ValueError(f"linger_s must be >= 0, got {self.linger_s}")
+
+
+DEFAULT_OPTIONS = WriterOptions()
+
+
 class WriteBehindWriter:
     def __init__(
         self,
         engine: Engine,
         journal: Journal,
+        options: WriterOptions = DEFAULT_OPTIONS,
         *,
-        queue_max: int = 10_000,
-        batch_max: int = 2_000,
-        linger_s: float = 0.0,
-        retry_initial_s: float = 0.05,
-        retry_max_s: float = 5.0,
         clock_ns: Callable[[], int] = time.time_ns,
         dead_letter_path: Path | None = None,
     ) -> None:
-        if queue_max < 1 or batch_max < 1:
-            raise ValueError("queue_max and batch_max must be >= 1")
-        if linger_s < 0:
-            raise ValueError(f"linger_s must be >= 0, got {linger_s}")
-        self._linger_s = linger_s  # gather ops this long before a commit unless a batch is full or a flush waits
         self._engine = engine
         self._journal = journal
-        self._queue_max, self._batch_max = queue_max, batch_max
-        self._retry_initial_s, self._retry_max_s = retry_initial_s, retry_max_s
+        self._queue_max, self._batch_max = options.queue_max, options.batch_max
+        self._retry_initial_s, self._retry_max_s = options.retry_initial_s, options.retry_max_s
+        self._linger_s = options.linger_s
         self._clock_ns = clock_ns
         self._dead_letter = Journal(dead_letter_path or journal.path.with_suffix(".rejected"))
         self._cond = threading.Condition()  # guards queue, journal, seq numbers and status

@@ -38,7 +38,7 @@ def test_actor_module_when_imported_then_no_heavy_library_is_loaded(module: str)
 def test_sql_repository_when_opened_on_sqlite_then_neither_alembic_nor_psycopg2_is_loaded(tmp_path: Path) -> None:
     code = (
         "from cluster.foundation.db import SqlRepository\n"
-        f"repo = SqlRepository('sqlite:///{tmp_path}/t.db', __import__('pathlib').Path('{tmp_path}/j'), queue_max=10)\n"
+        f"repo = SqlRepository('sqlite:///{tmp_path}/t.db', __import__('pathlib').Path('{tmp_path}/j'), __import__('cluster.foundation.db', fromlist=['WriterOptions']).WriterOptions(queue_max=10))\n"
         "repo.close()"
     )
     loaded = _loaded_after(code)
