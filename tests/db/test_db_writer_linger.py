@@ -108,3 +108,37 @@ def test_close_when_the_writer_lingers_then_every_row_is_written_at_once(
     # Assert: close waits at most its 10 s flush timeout, and then keeps unwritten rows in the journal
     assert time.monotonic() - started < 10.0
     assert _risk_rows(migrated_url) == 5
+
+
+_DIE_AFTER_TRIP = """
+import os, sys
+from pathlib import Path
+from cluster.foundation.db import SqlRepository, WriterOptions
+from cluster.foundation.records import BreakerRecord
+repo = SqlRepository(sys.argv[1], Path(sys.argv[2]), WriterOptions(linger_s=60.0))
+repo.save_breaker(BreakerRecord(state="open", reason="operator drill", changed_by="ops", changed_at_ns=int(sys.argv[3]),
+                                trading_date="2013-10-07", trip_rule="manual"))
+os._exit(0)  # killed right after the trip was acknowledged: no flush, no close
+"""
+
+
+def test_save_breaker_when_the_process_dies_right_after_a_trip_then_the_restart_finds_the_breaker_open(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    # Arrange: a process that trips the breaker and dies while its writer lingers
+    import subprocess
+    import sys
+
+    journal = tmp_path / "journal"
+    subprocess.run([sys.executable, "-c", _DIE_AFTER_TRIP, migrated_url, str(journal), str(T0)], check=True,
+                   timeout=120, cwd=Path(__file__).resolve().parents[2])
+
+    # Act: the restarted process opens the same journal and reads the breaker
+    repo = SqlRepository(migrated_url, journal, read_timeout_s=20.0)
+    try:
+        breaker = repo.load_breaker()
+    finally:
+        repo.close()
+
+    # Assert
+    assert breaker is not None and breaker.state == "open" and breaker.reason == "operator drill"

@@ -96,7 +96,9 @@ class SqlRepository:
         self._writer.enqueue(lambda seq: o.DailyPnlOp(seq=seq, row=row))
 
     def save_breaker(self, record: BreakerRecord) -> None:
-        self._writer.enqueue(lambda seq: o.BreakerOp(seq=seq, record=record))
+        """Durable before it returns (in the local journal, fsync'ed, ahead of nothing written later): a
+        breaker an operator or a limit tripped must come back tripped after a crash, even one at once."""
+        self._writer.journal_now(lambda seq: o.BreakerOp(seq=seq, record=record))
 
     # ----- reads (after pending writes are in) -----
     def has_intent(self, client_order_id: str) -> bool:
