@@ -100,7 +100,9 @@ def test_supervisor_when_group_size_is_set_then_it_plans_that_size():
 
 def test_supervisor_when_the_default_universe_then_its_symbols_keep_their_order_over_the_local_slots():
     groups = Supervisor(load_settings()).groups
-    if local_signal_slots() == 1:  # a machine of up to 3 cores: the feed and risk keep two busy
+    # the slots of the Ray cluster this process is connected to; without one, the local machine's
+    # (up to 3 cores: one, the feed and risk keep two busy)
+    if offered_signal_slots() == 1:
         assert groups == {"g0": ["SPY", "IBM", "BAC", "AIG"]}
     else:
         assert groups == {"g0": ["SPY", "IBM"], "g1": ["BAC", "AIG"]}
