@@ -96,7 +96,7 @@ def main(state_dir: Path, dashboard_port: int, speed: float) -> int:
     settings = cluster_settings(
         state_dir,
         ray={"address": "local", "include_dashboard": True, "dashboard_port": dashboard_port, "num_cpus": 4},
-        signal={"strategy": "model", "model_dir": str(state_dir / "models")},
+        signal={"strategy": "model", "model_dir": str(state_dir / "models"), "group_size": 2},  # two actors swap
         market_data={"start": "2013-10-07", "end": "2013-10-07", "speed": speed, "batch_bars": 32},
     )
     migrate(settings)
