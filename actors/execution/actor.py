@@ -22,6 +22,7 @@ from cluster.foundation import bus, ray_calls
 from cluster.foundation.actor_base import ActorShell, EventClock
 from cluster.foundation.batch_gate import BatchGate
 from cluster.foundation.errors import DependencyDown
+from cluster.foundation.loop_io import LoopIO
 from cluster.foundation.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
@@ -52,16 +53,19 @@ RETRY_INTERVAL_S = 1.0  # sends with an unknown outcome are looked up again at m
 ORDERS = "orders"  # the gate's one part of a batch: risk's OrderBatch (with its arrival time)
 
 
-def make_broker(settings: Settings) -> Broker:
+def make_broker(settings: Settings) -> tuple[Broker, LoopIO | None]:
+    """The broker, and the asyncio loop it needs the execution loop thread to drive (None for the
+    in-process simulator)."""
     ex = settings.execution
     if ex.broker == "sim":
-        return SimBroker(ex.slippage_bps, ex.commission_per_share, ex.commission_min)
+        return SimBroker(ex.slippage_bps, ex.commission_per_share, ex.commission_min), None
     from actors.execution.alpaca_broker import AlpacaBroker
     from actors.execution.alpaca_rest import AlpacaClientConfig
 
-    broker = AlpacaBroker(AlpacaClientConfig.from_settings(settings.alpaca))
+    io = LoopIO("execution-broker")
+    broker = AlpacaBroker(AlpacaClientConfig.from_settings(settings.alpaca), io=io)
     broker.start()
-    return broker
+    return broker, io
 
 
 class ExecutionActor(ActorShell):
@@ -72,8 +76,9 @@ class ExecutionActor(ActorShell):
         b = settings.bus
         self.clock = EventClock(replay=settings.market_data.source != "alpaca" or settings.alpaca.simulated)
         self.repo = make_repository(settings, self.name)
-        self.broker = make_broker(settings)
-        self.live_broker = settings.execution.broker != "sim"
+        # A live broker's REST calls and its trade_updates stream run on this actor's loop thread,
+        # which drives their asyncio loop (in calls, and in the idle wait beside the ZeroMQ input).
+        self.broker, broker_io = make_broker(settings)
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
@@ -84,7 +89,7 @@ class ExecutionActor(ActorShell):
             self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
-        self._waiter = bus.Waiter(self.orders_in)
+        self._waiter = bus.Waiter(self.orders_in, io=broker_io)
         self.gate: BatchGate[OrderBatch, None] = BatchGate(depth=0)
         self.report_history: deque[tuple[int, list[OrderUpdate]]] = deque(maxlen=REPORT_HISTORY_BATCHES)
         self.updates_sent = 0
@@ -138,7 +143,7 @@ class ExecutionActor(ActorShell):
 
     def broker_positions(self) -> dict[str, str] | None:
         """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
-        snapshot = self.broker.snapshot()
+        snapshot = self.run_in_loop(self.broker.snapshot, timeout_s=60.0)
         return None if snapshot is None else {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
@@ -230,7 +235,7 @@ class ExecutionActor(ActorShell):
         if live:
             self._publish(live, None)
         if not got:
-            self._waiter.wait(2 if self.live_broker else 5)
+            self._waiter.wait(5)  # returns at once on order input or, live, on a broker stream event
 
     def _try_execute(self) -> bool:
         release = self.gate.release([ORDERS])

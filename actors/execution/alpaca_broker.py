@@ -1,19 +1,20 @@
 """AlpacaBroker: the Broker interface (actors/execution/broker.py) over Alpaca REST v2.
 
-The execution core is synchronous, aiohttp is not: a private asyncio loop in a daemon thread owns
-the HTTP session and the trade_updates websocket, and every facade method hands a coroutine to it
-with run_coroutine_threadsafe. The adapter only translates Alpaca's orders and events into
-OrderUpdates (actors/execution/alpaca_updates.py); the same change reaching us twice (REST answer
-and stream) is the execution core's to recognise. poll() drains a thread-safe queue filled from the
-stream; every (re)connect of the stream puts a Reconnected marker in it, so execution reconciles.
+The execution core is synchronous, aiohttp is not. The HTTP session and the trade_updates websocket
+live on an asyncio loop that the caller's thread drives (cluster/foundation/loop_io.py): every facade
+method runs its coroutine there, on the calling thread, and the stream's reader task makes progress
+whenever that thread drives the loop (a call, poll(), or the execution actor's idle wait on the same
+LoopIO). No thread hands anything to another. The adapter only translates Alpaca's orders and events
+into OrderUpdates (actors/execution/alpaca_updates.py); the same change reaching us twice (REST
+answer and stream) is the execution core's to recognise. The stream appends to a list that poll()
+drains, and wakes the loop's owner; every (re)connect of the stream puts a Reconnected marker in it,
+so execution reconciles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
@@ -28,6 +29,7 @@ from actors.execution.broker import BrokerSnapshot, MarketItem, Polled, Reconnec
 from actors.execution.rate_limit import monotonic_budget
 from actors.execution.reconcile import read_snapshot
 from cluster.foundation.errors import DependencyDown, OrderRejected, TemporaryError
+from cluster.foundation.loop_io import LoopIO
 from cluster.foundation.wire import OrderIntent, OrderUpdate
 
 log = logging.getLogger(__name__)
@@ -48,14 +50,14 @@ def order_payload(intent: OrderIntent) -> dict[str, Any]:
 
 
 class AlpacaBroker:
-    def __init__(self, config: AlpacaClientConfig, *, stream: bool = True, call_timeout_s: float = 60.0) -> None:
+    def __init__(self, config: AlpacaClientConfig, *, stream: bool = True, call_timeout_s: float = 60.0,
+                 io: LoopIO | None = None) -> None:
         self.config = config
         self._want_stream = stream
         self._call_timeout_s = call_timeout_s
-        self._updates: queue.Queue[Polled] = queue.Queue()
+        self.io = io or LoopIO("alpaca-broker")
+        self._updates: list[Polled] = []
         self._correlation: dict[str, str] = {}  # client_order_id -> correlation id of the intent
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-broker", daemon=True)
         self._session: aiohttp.ClientSession | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self.rest: AlpacaRest
@@ -63,22 +65,24 @@ class AlpacaBroker:
 
     # ---- life cycle ----------------------------------------------------------------------------
     def start(self, wait_for_stream_s: float = 10.0) -> AlpacaBroker:
-        """Start the loop; with a stream, wait until it is authorized and listening."""
-        self._thread.start()
-        self._call(self._open())
+        """Open the session; with a stream, wait until it is authorized and listening."""
+        self._call(self._open(), "opening the session")
         if self.stream is not None and wait_for_stream_s > 0:
-            self._call(self._wait_stream(wait_for_stream_s))
+            self._call(self._wait_stream(wait_for_stream_s), "the trade_updates stream")
         return self
 
     def close(self) -> None:
-        if not self._thread.is_alive():
+        """Close the session and the stream, then the loop (the broker owns the LoopIO it was given)."""
+        if self.io.closed:
             return
-        self._call(self._close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        try:
+            if self._session is not None:
+                self._call(self._close(), "closing the session")
+        finally:
+            self.io.close()
 
     def __enter__(self) -> AlpacaBroker:
-        return self if self._thread.is_alive() else self.start()
+        return self if self._session is not None else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
@@ -110,30 +114,27 @@ class AlpacaBroker:
         if self._session is not None:
             await self._session.close()
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(self._call_timeout_s)
-        except TimeoutError:
-            future.cancel()
-            raise TemporaryError(f"Alpaca call did not finish within {self._call_timeout_s}s") from None
+    def _call(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        return self.io.run(coro, self._call_timeout_s, f"Alpaca call ({what})")
 
     # ---- stream side (runs on the loop) ---------------------------------------------------------
     def _on_event(self, data: dict[str, Any]) -> None:
         cid = str(data.get("order", {}).get("client_order_id", ""))
         update = event_to_update(data, self._correlation.get(cid, ""))
         if update is not None:
-            self._updates.put(update)
+            self._updates.append(update)
+            self.io.wake()
 
     async def _on_connected(self) -> None:
         """Events sent while the stream was down are lost: tell execution, in line with the updates."""
         assert self.stream is not None
         log.info("trade_updates stream connected (connection %d)", self.stream.connects)
-        self._updates.put(Reconnected(self.stream.connects))
+        self._updates.append(Reconnected(self.stream.connects))
+        self.io.wake()
 
     # ---- Broker interface -----------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> list[OrderUpdate]:
-        return self._call(self._submit(intent))
+        return self._call(self._submit(intent), f"submit {intent.client_order_id}")
 
     async def _submit(self, intent: OrderIntent) -> list[OrderUpdate]:
         self._correlation[intent.client_order_id] = intent.correlation_id
@@ -149,7 +150,7 @@ class AlpacaBroker:
 
     def cancel(self, client_order_id: str) -> list[OrderUpdate]:
         """DELETE returns 204 and the outcome arrives on trade_updates (poll), as at Alpaca."""
-        return self._call(self._cancel(client_order_id))
+        return self._call(self._cancel(client_order_id), f"cancel {client_order_id}")
 
     async def _cancel(self, client_order_id: str) -> list[OrderUpdate]:
         order = await self.rest.order_by_client_id(client_order_id)
@@ -158,22 +159,21 @@ class AlpacaBroker:
         return []
 
     def cancel_all(self) -> list[OrderUpdate]:
-        self._call(self.rest.cancel_all())
+        self._call(self.rest.cancel_all(), "cancel all")
         return []
 
     def on_market(self, items: Sequence[MarketItem]) -> list[OrderUpdate]:
         return []
 
     def poll(self) -> list[Polled]:
-        drained: list[Polled] = []
-        while True:
-            try:
-                drained.append(self._updates.get_nowait())
-            except queue.Empty:
-                return drained
+        """Give the stream a pass on the loop, then hand over what it delivered."""
+        if self._session is not None and not self.io.closed:
+            self.io.service()
+        drained, self._updates = self._updates, []
+        return drained
 
     def get_order(self, client_order_id: str) -> OrderUpdate | None:
-        return self._call(self._get_order(client_order_id))
+        return self._call(self._get_order(client_order_id), f"get order {client_order_id}")
 
     async def _get_order(self, client_order_id: str) -> OrderUpdate | None:
         order = await self.rest.order_by_client_id(client_order_id)
@@ -182,25 +182,25 @@ class AlpacaBroker:
         return _require(order_to_update(order, self._correlation.get(client_order_id, "")))
 
     def open_orders(self) -> list[OrderUpdate]:
-        orders = self._call(self.rest.list_orders("open"))
+        orders = self._call(self.rest.list_orders("open"), "list open orders")
         updates = (order_to_update(o, self._correlation.get(o["client_order_id"], "")) for o in orders)
         return [u for u in updates if u is not None]
 
     def snapshot(self) -> BrokerSnapshot | None:
-        return self._call(read_snapshot(self.rest))
+        return self._call(read_snapshot(self.rest), "snapshot")
 
     def error_counts(self) -> Mapping[tuple[str, str], int]:
         return dict(self.rest.error_counts) if self._session is not None else {}
 
     # ---- account views (not part of Broker) ---------------------------------------------------
     def account(self) -> dict[str, Any]:
-        return self._call(self.rest.account())
+        return self._call(self.rest.account(), "account")
 
     def positions(self) -> list[dict[str, Any]]:
-        return self._call(self.rest.positions())
+        return self._call(self.rest.positions(), "positions")
 
     def clock(self) -> dict[str, Any]:
-        return self._call(self.rest.clock())
+        return self._call(self.rest.clock(), "clock")
 
 
 def _require(update: OrderUpdate | None) -> OrderUpdate:

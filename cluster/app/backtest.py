@@ -85,7 +85,8 @@ def make_broker(settings: Settings) -> Broker:
         return SimBroker(ex.slippage_bps, ex.commission_per_share, ex.commission_min)
     from actors.execution.actor import make_broker as make_live_broker
 
-    return make_live_broker(settings)
+    broker, _ = make_live_broker(settings)  # its loop is driven by this thread's calls and polls
+    return broker
 
 
 def slice_groups(universe: Iterable[str], group_size: int) -> dict[str, list[str]]:

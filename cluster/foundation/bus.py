@@ -29,6 +29,7 @@ import zmq
 
 from cluster.foundation.bus_curve import BusSecurity, require_keys
 from cluster.foundation.errors import ConfigError, WireError
+from cluster.foundation.loop_io import LoopIO
 from cluster.foundation.wire import Envelope, Message, decode, encode
 
 log = logging.getLogger("trading.bus")
@@ -343,12 +344,18 @@ def stats_dict(stats: PublisherStats | SubscriberStats) -> dict[str, object]:
 
 class Waiter:
     """Blocks until any of several subscribers has input (or the timeout passes): an idle actor loop
-    sleeps in zmq_poll instead of spinning, and wakes the moment a message arrives."""
+    sleeps in zmq_poll instead of spinning, and wakes the moment a message arrives. With `io`, the
+    wait drives that asyncio loop instead (cluster/foundation/loop_io.py), so its tasks run on this
+    thread while it waits, and it also wakes when one of them delivers something."""
 
-    def __init__(self, *subscribers: Subscriber) -> None:
+    def __init__(self, *subscribers: Subscriber, io: LoopIO | None = None) -> None:
+        self._io = io
+        self._sockets = [sub.sock for sub in subscribers]
         self._poller = zmq.Poller()
-        for sub in subscribers:
-            self._poller.register(sub.sock, zmq.POLLIN)
+        for sock in self._sockets:
+            self._poller.register(sock, zmq.POLLIN)
 
     def wait(self, timeout_ms: int) -> bool:
+        if self._io is not None:
+            return self._io.wait(self._sockets, timeout_ms / 1000)
         return bool(self._poller.poll(timeout_ms))
