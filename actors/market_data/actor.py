@@ -223,14 +223,20 @@ class MarketDataActor(ActorShell):
             if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2):
                 self.state = "running"
                 self.log.info("all %d subscribers connected; publishing", self.expected_subscribers)
-            elif time.monotonic() - self._waiting_since > self.settings.bus.connect_timeout_s:
+                return
+            if self._live is not None:
+                self._live.wait(0.001)  # the feed's connection runs while subscribers gather
+            if time.monotonic() - self._waiting_since > self.settings.bus.connect_timeout_s:
                 have = sum(c for p, c in self.pub.poll_subscriptions().items() if ctl.startswith(p))
                 raise DependencyDown(
                     f"{self.name} on node {self.node_address()} waited {self.settings.bus.connect_timeout_s:.0f}s "
                     f"for {self.expected_subscribers} subscribers on {self.pub.address}; {have} connected")
             return
         if self.state != "running" or self._paused:
-            time.sleep(0.005)
+            if self._live is not None:
+                self._live.wait(0.005)  # paused: the feed's connection still runs (and keeps what arrives)
+            else:
+                time.sleep(0.005)
             return
         assert self._source is not None
         if self._live is not None:
@@ -259,7 +265,7 @@ class MarketDataActor(ActorShell):
         if final and not due:
             self._publish([], final=True)
         if not due:
-            time.sleep(0.002)
+            self._live.wait(0.002)  # drives the feed's connection; returns at once when it delivers
 
     def _read_reports(self, timeout_ms: int) -> None:
         for _, env in self.reports.recv(timeout_ms):

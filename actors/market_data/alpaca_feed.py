@@ -1,9 +1,10 @@
 """AlpacaFeed: the live market-data websocket (stocks v2 iex/sip, crypto v1beta3) behind a polled facade.
 
-The market-data actor's loop is synchronous, aiohttp is not: like AlpacaBroker, a private asyncio
-loop in a daemon thread owns the session and the socket and pushes parsed wire messages into a
-thread-safe deque; poll() drains it. Everything else (parsing, ordering, backfill merge) is done by
-the pure FeedParser and FeedSequencer on that loop.
+The market-data actor's loop is synchronous, aiohttp is not: like AlpacaBroker, the session and the
+socket live on an asyncio loop that the owner's thread drives (cluster/foundation/loop_io.py), in
+poll(), wait() and the other facade calls. The connection task parses and orders each frame (the pure
+FeedParser and FeedSequencer) and appends the wire messages to a deque on that same thread, then wakes
+the owner's wait; poll() drains the deque. No thread hands anything to another.
 
 A connection counts as lost on a close, a missed pong (aiohttp heartbeat: ping every
 ping_interval_s, lost when no pong within half of it) or silence for idle_timeout_s. The client
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -32,6 +32,7 @@ from actors.market_data.alpaca_feed_history import fetch_bars
 from actors.market_data.alpaca_feed_parse import Control, FeedItem, FeedParser, FrameProblem
 from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
 from cluster.foundation.errors import DependencyDown, TemporaryError
+from cluster.foundation.loop_io import LoopIO
 from cluster.foundation.records import RiskEvent, Severity
 
 __all__ = ["AlpacaFeed", "AlpacaFeedConfig"]
@@ -46,7 +47,8 @@ class _HandshakeFailed(Exception):
 
 class AlpacaFeed:
     def __init__(self, config: AlpacaFeedConfig, *, on_event: OnEvent | None = None,
-                 clock: Callable[[], int] = time.time_ns, sequencer: FeedSequencer | None = None) -> None:
+                 clock: Callable[[], int] = time.time_ns, sequencer: FeedSequencer | None = None,
+                 io: LoopIO | None = None) -> None:
         self.config = config
         self._on_event = on_event
         self._clock = clock
@@ -55,11 +57,10 @@ class AlpacaFeed:
         self._parser = FeedParser(msgpack=config.encoding == "msgpack", book_depth=config.book_depth)
         self._sequencer = sequencer or FeedSequencer()
         self._counts: Counter[str] = Counter()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-feed", daemon=True)
+        self.io = io or LoopIO("alpaca-feed")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._connected = threading.Event()
+        self._connected = False
         self._established = False
         self._ever_connected = False
         self._failures = 0
@@ -68,10 +69,9 @@ class AlpacaFeed:
         self._lost_at_ns: int | None = None
         self._last_error = ""
 
-    # ---- facade (any thread) ---------------------------------------------------------------------
+    # ---- facade (the owner's thread; status() from any) ------------------------------------------
     def start(self) -> AlpacaFeed:
-        self._thread.start()
-        self._task = asyncio.run_coroutine_threadsafe(self._spawn(), self._loop).result(10)
+        self._task = self.io.run(self._spawn(), 10, "starting the feed")
         return self
 
     def resume_after(self, last_bar_ts: dict[str, int]) -> None:
@@ -82,9 +82,22 @@ class AlpacaFeed:
             self._lost_at_ns = min(last_bar_ts.values()) + 1
 
     def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
+        """Drive the loop until the feed is connected and subscribed, or timeout_s passes."""
+        deadline = time.monotonic() + timeout_s
+        while not self._connected:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.io.wait([], remaining)
+        return True
+
+    def wait(self, timeout_s: float) -> bool:
+        """Drive the loop until something is delivered (items or events) or timeout_s passes."""
+        return bool(self._queue) or self.io.wait([], timeout_s)
 
     def poll(self, max_items: int = 10_000) -> list[FeedItem]:
+        if not self.io.closed:
+            self.io.service()  # frames already in the socket are read and parsed first
         out: list[FeedItem] = []
         queue = self._queue
         while queue and len(out) < max_items:
@@ -99,13 +112,14 @@ class AlpacaFeed:
 
     def stop(self) -> None:
         self._stopping = True
-        if not self._thread.is_alive():
+        if self.io.closed:
             return
-        if self._task is not None:
-            asyncio.run_coroutine_threadsafe(self._cancel_current(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._connected.clear()
+        try:
+            if self._task is not None:
+                self.io.run(self._cancel_current(), 10, "stopping the feed")
+        finally:
+            self.io.close()
+            self._connected = False
 
     def status(self) -> dict[str, Any]:
         """Health for the actor and metrics: `connected` drives alpaca_websocket_connected."""
@@ -114,7 +128,7 @@ class AlpacaFeed:
         task = self._task
         running = task is not None and not task.done()
         return {
-            "connected": running and self._connected.is_set(),
+            "connected": running and self._connected,
             "task_alive": running,
             "task_restarts": self._counts["task_restarts"],
             "connects": self._counts["connects"],
@@ -140,7 +154,7 @@ class AlpacaFeed:
             "last_error": self._last_error,
         }
 
-    # ---- connection loop (feed thread) -------------------------------------------------------------
+    # ---- connection loop (tasks on the loop) --------------------------------------------------------
     async def _spawn(self) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._run_forever())
         task.add_done_callback(self._on_task_done)
@@ -157,7 +171,7 @@ class AlpacaFeed:
         """The connection loop only ends when stopped; if anything else ends it, say so and restart it."""
         if self._stopping or task.cancelled():
             return
-        self._connected.clear()
+        self._connected = False
         exc = task.exception()
         self._counts["task_restarts"] += 1
         self._last_error = f"feed task died: {type(exc).__name__}: {exc}" if exc else "feed task ended"
@@ -166,11 +180,11 @@ class AlpacaFeed:
                    "restarting it", url=self.config.url)
         if self._lost_at_ns is None:
             self._lost_at_ns = self._clock()
-        self._loop.call_later(self.config.reconnect_delay_s, self._restart)
+        self.io.loop.call_later(self.config.reconnect_delay_s, self._restart)
 
     def _restart(self) -> None:
         if not self._stopping:
-            asyncio.ensure_future(self._spawn(), loop=self._loop)
+            asyncio.ensure_future(self._spawn(), loop=self.io.loop)
 
     async def _run_forever(self) -> None:
         timeout = aiohttp.ClientTimeout(sock_connect=self.config.handshake_timeout_s)
@@ -184,7 +198,7 @@ class AlpacaFeed:
                     self._last_error = str(exc)
                 except (aiohttp.ClientError, TimeoutError, ConnectionError, OSError) as exc:
                     self._last_error = f"{type(exc).__name__}: {exc}"
-                self._connected.clear()
+                self._connected = False
                 if self._lost_at_ns is None:
                     self._lost_at_ns = self._clock()
                 await asyncio.sleep(self._after_attempt())
@@ -232,7 +246,8 @@ class AlpacaFeed:
             self._counts["reconnects"] += 1
         self._ever_connected = True
         self._last_message_mono = time.monotonic()
-        self._connected.set()
+        self._connected = True
+        self.io.wake()
         if self._down:
             self._down = False
             self._emit("feed_restored", "info", f"market-data feed {self.config.url} connected again")
@@ -300,6 +315,8 @@ class AlpacaFeed:
     def _deliver(self, released: Released) -> None:
         self._queue.extend(released.delivered)
         self._counts["delivered"] += len(released.delivered)
+        if released.delivered:
+            self.io.wake()
         for late in released.out_of_order:
             self._emit("feed_out_of_order", "warning",
                        f"{late.kind} {late.symbol} stamped {late.ts_ns} after {late.last_ts_ns}: dropped",
@@ -339,6 +356,7 @@ class AlpacaFeed:
                           occurred_at_ns=self._clock(), metadata=metadata)
         (log.error if severity != "info" else log.info)("alpaca feed: %s", message)
         self._events.append(event)
+        self.io.wake()
         if self._on_event is not None:
             try:
                 self._on_event(event)

@@ -1,8 +1,8 @@
 """The market-data actor's live source: an Alpaca WebSocket feed cut into bus batches.
 
-The feed (actors/market_data/alpaca_feed.py) reconnects, re-subscribes and backfills by itself;
-this pump only drains it from the actor's loop thread, cuts batches with LiveBatcher, records the
-feed's risk events and exposes the feed's health. Events go straight to the risk-events store
+The feed (actors/market_data/alpaca_feed.py) reconnects, re-subscribes and backfills by itself, on
+an asyncio loop that the actor's loop thread drives (take() and wait()); this pump drains it, cuts
+batches with LiveBatcher, records the feed's risk events and exposes the feed's health. Events go straight to the risk-events store
 through the actor's own repository: forwarding them to the risk actor would tie the feed's
 health reporting to the risk actor being up, which is exactly when it matters least.
 
@@ -31,6 +31,7 @@ SETTLE_NS = 30_000_000  # an instant still arriving within 30 ms is kept togethe
 
 class FeedPort(Protocol):
     def poll(self, max_items: int = 10_000) -> list[FeedItem]: ...
+    def wait(self, timeout_s: float) -> bool: ...
     def take_events(self) -> list[RiskEvent]: ...
     def status(self) -> dict[str, Any]: ...
     def stop(self) -> None: ...
@@ -68,6 +69,10 @@ class LiveFeedPump:
         if finishing and not polled:
             return self.batcher.drain(), True
         return self.batcher.cut(self.clock()), False
+
+    def wait(self, timeout_s: float) -> None:
+        """Idle until the feed delivers something or timeout_s passes (the feed's connection runs meanwhile)."""
+        self.feed.wait(timeout_s)
 
     def status(self) -> dict[str, Any]:
         return {**self.feed.status(), "received": self.received, "backfilled_bars_published": self.backfilled_bars,

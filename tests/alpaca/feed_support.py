@@ -26,7 +26,7 @@ def feed_config(sim: RunningSim, **changes: Any) -> AlpacaFeedConfig:
 
 
 class EventSink:
-    """The feed's event callback: remembers every event (called from the feed thread)."""
+    """The feed's event callback: remembers every event (called on the thread that drives the feed)."""
 
     def __init__(self) -> None:
         self.events: list[RiskEvent] = []
@@ -46,6 +46,16 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0, what: str =
         time.sleep(0.02)
 
 
+def wait_feed(feed: AlpacaFeed, condition: Callable[[], bool], timeout_s: float = 10.0,
+              what: str = "condition") -> None:
+    """As wait_for, driving the feed's loop between checks, as its owner (the market-data loop) does."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        feed.wait(0.02)
+
+
 def drain(feed: AlpacaFeed, into: list[FeedItem], until: Callable[[list[FeedItem]], bool],
           timeout_s: float = 10.0) -> list[FeedItem]:
     """Poll the feed into `into` until `until(into)` holds."""
@@ -53,7 +63,7 @@ def drain(feed: AlpacaFeed, into: list[FeedItem], until: Callable[[list[FeedItem
         into.extend(feed.poll())
         return until(into)
 
-    wait_for(done, timeout_s, "feed items")
+    wait_feed(feed, done, timeout_s, "feed items")
     return into
 
 

@@ -18,7 +18,7 @@ from actors.market_data.alpaca_feed import AlpacaFeed, AlpacaFeedConfig
 from actors.market_data.alpaca_feed_parse import FeedItem
 from cluster.foundation.wire import Bar
 from tests.alpaca.conftest import TRADE_BARS, RunningSim, csv_row
-from tests.alpaca.feed_support import EventSink, drain, feed_config, iso_ns, wait_for
+from tests.alpaca.feed_support import EventSink, drain, feed_config, iso_ns, wait_feed
 
 
 def _closed_port() -> int:
@@ -35,9 +35,9 @@ def test_feed_when_port_closed_then_one_critical_feed_down_after_five_failures_a
     feed = AlpacaFeed(config, on_event=sink).start()
     try:
         # Act
-        wait_for(lambda: bool(sink.of_type("feed_down")), what="feed_down")
+        wait_feed(feed, lambda: bool(sink.of_type("feed_down")), what="feed_down")
         failures_at_alert = sink.of_type("feed_down")[0].metadata["failures"]
-        wait_for(lambda: feed.status()["consecutive_failures"] >= 9, what="further attempts")
+        wait_feed(feed, lambda: feed.status()["consecutive_failures"] >= 9, what="further attempts")
         status = feed.status()
     finally:
         feed.stop()
@@ -56,10 +56,10 @@ def test_feed_when_keys_refused_then_auth_events_feed_down_and_recovery_after_fi
     feed = AlpacaFeed(feed_config(sim, bars=("SPY",), reconnect_delay_s=0.01, reconnect_max_s=0.05),
                       on_event=sink).start()
     try:
-        wait_for(lambda: bool(sink.of_type("feed_down")), what="feed_down")
+        wait_feed(feed, lambda: bool(sink.of_type("feed_down")), what="feed_down")
         # Act: the keys are accepted again
         sim.admin("/admin/faults", {"reject_auth": False})
-        wait_for(lambda: feed.status()["connected"], what="connected")
+        wait_feed(feed, lambda: feed.status()["connected"], what="connected")
         status = feed.status()
     finally:
         feed.stop()

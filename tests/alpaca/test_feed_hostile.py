@@ -20,7 +20,7 @@ from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
 from cluster.foundation.errors import ConfigError
 from cluster.foundation.wire import Bar
 from tests.alpaca.conftest import TRADE_BARS, csv_row
-from tests.alpaca.feed_support import EventSink, drain, iso_ns, wait_for
+from tests.alpaca.feed_support import EventSink, drain, iso_ns, wait_feed
 
 STAMPS = ("2013-10-07T13:31:00Z", "2013-10-07T13:32:00Z", "2013-10-07T13:33:00Z")
 
@@ -186,7 +186,7 @@ def test_status_when_the_task_is_dead_then_connected_is_false(scripted: Scripted
     feed = AlpacaFeed(config, sequencer=SequencerFailingOnce()).start()
     try:
         # Act
-        wait_for(lambda: feed.status()["task_restarts"] == 1, what="the task to die")
+        wait_feed(feed, lambda: feed.status()["task_restarts"] == 1, what="the task to die")
         status = feed.status()
     finally:
         feed.stop()

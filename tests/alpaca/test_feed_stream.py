@@ -10,7 +10,7 @@ from actors.market_data.alpaca_feed import AlpacaFeed
 from actors.market_data.alpaca_feed_parse import FeedItem
 from cluster.foundation.wire import Bar, Quote
 from tests.alpaca.conftest import QUOTE_BARS, TRADE_BARS, RunningSim
-from tests.alpaca.feed_support import EventSink, csv_bars, drain, feed_config, iso_ns, wait_for
+from tests.alpaca.feed_support import EventSink, csv_bars, drain, feed_config, iso_ns, wait_feed
 
 ENCODINGS = ["json", "msgpack"]
 
@@ -66,7 +66,7 @@ def test_feed_when_websocket_dropped_mid_replay_then_every_bar_arrives_exactly_o
         # Act: drop the socket, let ten minutes of bars go by while the client waits to reconnect
         sim.admin("/admin/faults", {"drop_websockets": True})
         sim.admin("/admin/step", {"until": "2013-10-07T13:45:00Z"})
-        wait_for(lambda: feed.status()["backfilled"] > 0 and not feed.status()["holding_for_backfill"],
+        wait_feed(feed, lambda: feed.status()["backfilled"] > 0 and not feed.status()["holding_for_backfill"],
                  what="reconnect and backfill")  # else later live bars could also come by REST (still once)
         sim.admin("/admin/step", {"until": "2013-10-07T13:55:00Z"})
         drain(feed, items, _has_bar("IBM", "2013-10-07T13:54:00Z"))
@@ -92,7 +92,7 @@ def test_feed_when_no_message_for_idle_timeout_then_reconnects(sim: RunningSim) 
     feed = AlpacaFeed(feed_config(sim, bars=("SPY",), idle_timeout_s=0.3, reconnect_delay_s=0.05)).start()
     try:
         # Act
-        wait_for(lambda: feed.status()["reconnects"] >= 1 and feed.status()["connected"], what="reconnect")
+        wait_feed(feed, lambda: feed.status()["reconnects"] >= 1 and feed.status()["connected"], what="reconnect")
         status = feed.status()
     finally:
         feed.stop()
@@ -108,7 +108,7 @@ def test_feed_when_reconnected_before_any_bar_then_nothing_is_backfilled_or_dupl
     try:
         assert feed.wait_connected(5)
         sim.admin("/admin/faults", {"drop_websockets": True})
-        wait_for(lambda: feed.status()["reconnects"] == 1 and feed.status()["connected"], what="reconnect")
+        wait_feed(feed, lambda: feed.status()["reconnects"] == 1 and feed.status()["connected"], what="reconnect")
         # Act
         sim.admin("/admin/step", {"until": "2013-10-07T13:28:00Z"})
         drain(feed, items, _has_bar("SPY", "2013-10-07T13:27:00Z"))
