@@ -1,26 +1,31 @@
 """Read the shipped CSVs (data/README.md) into replay events, ordered by time.
 
-The file kind is told by its header, so the command line only lists paths. Every row becomes
-one frozen event; a row that cannot be read raises DataError naming file and line.
+The file kind is told by its header, so the command line only lists paths. The rows are read and
+checked by the project's one CSV reader (cluster/foundation/market_files.py:read_rows), as the
+replay feed reads them: every row becomes one frozen event, and a row that cannot be read (a
+non-finite or non-positive price, a high below the low, a time going back) raises DataError naming
+file and line.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alpaca_sim.timefmt import parse_rfc3339_ns
-from cluster.foundation.errors import DataError
+from cluster.foundation.market_files import (
+    QUOTE_BARS,
+    TRADE_BARS,
+    TRADE_TICKS,
+    Row,
+    RowParser,
+    quote_bar_close,
+    read_rows,
+    trade_bar,
+    trade_tick,
+)
 from cluster.foundation.wire import BarFields, QuoteFields
 
-_BAR_HEADER = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
-_QUOTE_HEADER = [
-    "symbol", "timestamp", "bid_open", "bid_high", "bid_low", "bid_close", "bid_size",
-    "ask_open", "ask_high", "ask_low", "ask_close", "ask_size",
-]
-_TRADE_TICK_HEADER = ["symbol", "timestamp", "price", "size", "exchange", "condition_flags_hex", "suspicious"]
 _BAR_NS = 60 * 1_000_000_000
 
 
@@ -69,16 +74,7 @@ def is_crypto(symbol: str) -> bool:
 
 def read_events(path: Path) -> list[MarketEvent]:
     """All events of one CSV file; the kind is recognised from the header."""
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header == _BAR_HEADER:
-            return list(_rows(path, reader, _bar))
-        if header == _QUOTE_HEADER:
-            return list(_rows(path, reader, _quote))
-        if header == _TRADE_TICK_HEADER:
-            return list(_rows(path, reader, _trade))
-    raise DataError(str(path), 1, f"unrecognised header {header}")
+    return list(read_rows(path, _PARSERS))
 
 
 def load_timeline(paths: Iterable[Path]) -> list[MarketEvent]:
@@ -90,31 +86,22 @@ def load_timeline(paths: Iterable[Path]) -> list[MarketEvent]:
     return events
 
 
-def _rows(path: Path, reader: Iterator[list[str]], build: object) -> Iterator[MarketEvent]:
-    assert callable(build)
-    for line, row in enumerate(reader, start=2):
-        try:
-            yield build(row, line)
-        except (ValueError, IndexError) as exc:
-            raise DataError(str(path), line, f"unreadable row {row}: {exc}") from exc
+def _bar(row: Row, ts_ns: int, line: int) -> BarEvent:
+    bar = trade_bar(row, ts_ns, line)
+    return BarEvent(symbol=bar.symbol, ts_ns=ts_ns, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
+                    volume=bar.volume)
 
 
-def _bar(row: list[str], _line: int) -> BarEvent:
-    return BarEvent(
-        symbol=row[0], ts_ns=parse_rfc3339_ns(row[1]), open=float(row[2]), high=float(row[3]),
-        low=float(row[4]), close=float(row[5]), volume=float(row[6]),
-    )
+def _quote(row: Row, ts_ns: int, line: int) -> QuoteEvent:
+    quote = quote_bar_close(row, ts_ns, line)
+    return QuoteEvent(symbol=quote.symbol, ts_ns=ts_ns, bid=quote.bid, bid_size=quote.bid_size, ask=quote.ask,
+                      ask_size=quote.ask_size)
 
 
-def _quote(row: list[str], _line: int) -> QuoteEvent:
-    return QuoteEvent(
-        symbol=row[0], ts_ns=parse_rfc3339_ns(row[1]), bid=float(row[5]), bid_size=float(row[6]),
-        ask=float(row[10]), ask_size=float(row[11]),
-    )
+def _trade(row: Row, ts_ns: int, line: int) -> TradeEvent:
+    trade = trade_tick(row, ts_ns, line)
+    return TradeEvent(symbol=trade.symbol, ts_ns=ts_ns, price=trade.price, size=trade.size, exchange=trade.exchange,
+                      trade_id=line)
 
 
-def _trade(row: list[str], line: int) -> TradeEvent:
-    return TradeEvent(
-        symbol=row[0], ts_ns=parse_rfc3339_ns(row[1]), price=float(row[2]), size=float(row[3]),
-        exchange=row[4], trade_id=line,
-    )
+_PARSERS: dict[str, RowParser[MarketEvent]] = {TRADE_BARS: _bar, QUOTE_BARS: _quote, TRADE_TICKS: _trade}

@@ -7,7 +7,7 @@ on_error is None, otherwise reported and skipped while every other row is still 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from math import isfinite
 from pathlib import Path
 from typing import Final
@@ -19,6 +19,7 @@ from cluster.foundation.wire import Bar, Quote, Trade
 OnError = Callable[[DataError], None] | None
 MarketData = Bar | Quote | Trade
 Row = list[str]
+type RowParser[T] = Callable[[Row, int, int], T | None]  # (row, ts_ns, line number) -> message, or None
 
 _INF: Final = float("inf")
 
@@ -70,7 +71,7 @@ def _ohlc(row: Row, first: int, name: str) -> tuple[float, float, float, float]:
 # and only on failure re-checks field by field to name the precise reason.
 
 
-def _trade_bar(row: Row, ts_ns: int) -> Bar:
+def trade_bar(row: Row, ts_ns: int, _line: int = 0) -> Bar:
     try:
         o, h, lo, c, v = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
         if 0 < lo <= o <= h < _INF and lo <= c <= h and 0 <= v < _INF:
@@ -81,13 +82,13 @@ def _trade_bar(row: Row, ts_ns: int) -> Bar:
     return Bar(row[0], ts_ns, o, h, lo, c, _number(row[6], "volume"))
 
 
-def _daily_bar(row: Row, ts_ns: int) -> Bar:
+def daily_bar(row: Row, ts_ns: int, _line: int = 0) -> Bar:
     if row[2][:10] != row[1]:
         raise RowError(f"date {row[1]!r} does not match timestamp {row[2]!r}")
-    return _trade_bar([row[0], row[2], *row[3:]], ts_ns)
+    return trade_bar([row[0], row[2], *row[3:]], ts_ns)
 
 
-def _quote_bar(row: Row, ts_ns: int) -> Quote:
+def quote_bar(row: Row, ts_ns: int, _line: int = 0) -> Quote:
     """The quote in force at the bar's start: open bid/ask (sizes are the file's, taken at bar close)."""
     try:
         bo, bh, bl, bc, bs = float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
@@ -104,7 +105,7 @@ def _quote_bar(row: Row, ts_ns: int) -> Quote:
     return Quote(row[0], ts_ns, bid, _number(row[6], "bid_size"), ask, _number(row[11], "ask_size"))
 
 
-def _trade_tick(row: Row, ts_ns: int) -> Trade:
+def trade_tick(row: Row, ts_ns: int, _line: int = 0) -> Trade:
     try:
         price, size = float(row[2]), float(row[3])
         if 0 < price < _INF and 0 <= size < _INF:
@@ -169,11 +170,30 @@ class NbboBuilder:
         return Quote(self.symbol, ts_ns, bid, bid_size, ask, ask_size, bid_exchange, ask_exchange)
 
 
-ROW_PARSERS: Final[dict[str, Callable[[Row, int], MarketData]]] = {
-    TRADE_BARS: _trade_bar,
-    QUOTE_BARS: _quote_bar,
-    TRADE_TICKS: _trade_tick,
-    DAILY_BARS: _daily_bar,
+def quote_bar_close(row: Row, ts_ns: int, _line: int = 0) -> Quote:
+    """The quote in force at the bar's end: close bid/ask (the row is checked as quote_bar checks it)."""
+    quote_bar(row, ts_ns)
+    return Quote(row[0], ts_ns, float(row[5]), float(row[6]), float(row[10]), float(row[11]))
+
+
+def _nbbo_parser() -> RowParser[Quote]:
+    """Quote ticks: one NbboBuilder per symbol, for one pass over one file."""
+    builders: dict[str, NbboBuilder] = {}
+
+    def parse(row: Row, ts_ns: int, _line: int) -> Quote | None:
+        builder = builders.get(row[0])
+        if builder is None:
+            builder = builders[row[0]] = NbboBuilder(row[0])
+        return builder.update(row, ts_ns)
+
+    return parse
+
+
+ROW_PARSERS: Final[dict[str, RowParser[MarketData]]] = {
+    TRADE_BARS: trade_bar,
+    QUOTE_BARS: quote_bar,
+    TRADE_TICKS: trade_tick,
+    DAILY_BARS: daily_bar,
 }
 KNOWN_HEADERS: Final = (TRADE_BARS, QUOTE_BARS, TRADE_TICKS, QUOTE_TICKS, DAILY_BARS)
 
@@ -202,12 +222,22 @@ def _report(error: DataError, on_error: OnError) -> None:
 
 def read_file(path: str | Path, on_error: OnError = None) -> Iterator[MarketData]:
     """Every message of one file in file order, whatever its (detected) format."""
+    return read_rows(path, {**ROW_PARSERS, QUOTE_TICKS: _nbbo_parser()}, on_error)
+
+
+def read_rows[T](path: str | Path, parsers: Mapping[str, RowParser[T]], on_error: OnError = None) -> Iterator[T]:
+    """The messages `parsers[header]` makes of the rows of one file, in file order.
+
+    Every row is checked first (UTF-8, column count, a symbol, a timestamp not earlier than the previous
+    row of its symbol); a parser raises RowError for a row it refuses. A file whose header has no parser
+    is a DataError. The one CSV reader of the project: the replay feed, training and the simulator."""
     header = detect_format(path)
     source = str(path)
+    parse_row = parsers.get(header)
+    if parse_row is None:
+        raise DataError(source, 1, f"header {header!r} is not one of the formats read here: {sorted(parsers)}")
     columns = header.count(",") + 1
     ts_column = 2 if header == DAILY_BARS else 1
-    parse_row = ROW_PARSERS.get(header)
-    nbbo: dict[str, NbboBuilder] = {}
     last_ts: dict[str, int] = {}
     # Undecodable bytes become lone surrogates here, so that one bad byte costs only its own row.
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
@@ -229,13 +259,7 @@ def read_file(path: str | Path, on_error: OnError = None) -> Iterator[MarketData
                 previous = last_ts.get(symbol)
                 if previous is not None and ts_ns < previous:
                     raise RowError(f"timestamp {row[ts_column]} is earlier than the previous {symbol} row")
-                if parse_row is not None:
-                    message: MarketData | None = parse_row(row, ts_ns)
-                else:
-                    builder = nbbo.get(symbol)
-                    if builder is None:
-                        builder = nbbo[symbol] = NbboBuilder(symbol)
-                    message = builder.update(row, ts_ns)
+                message = parse_row(row, ts_ns, line_no)
             except RowError as exc:
                 _report(DataError(source, line_no, str(exc)), on_error)
                 continue

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutations import byte_mutations
 
+from alpaca_sim.data import read_events
 from cluster.foundation.errors import DataError
 from cluster.foundation.market_files import KNOWN_HEADERS, read_file
 
@@ -72,3 +73,23 @@ def test_read_file_without_callback_when_rows_are_mutated_then_raises_only_data_
             list(read_file(path))
         except DataError as exc:
             assert str(exc).startswith(f"{path}:")
+
+
+@FUZZ
+@given(data=st.data())
+def test_simulator_read_events_when_rows_are_arbitrary_or_mutated_then_only_data_errors(data: st.DataObject) -> None:
+    """The simulator reads through the same reader: a bad row is a DataError, never a price it serves."""
+    rows = SEED_ROWS[data.draw(st.sampled_from(sorted(SEED_ROWS)))]
+    body = data.draw(st.one_of(byte_mutations(b"\n".join(rows[1:])), st.binary(max_size=512)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.csv"
+        path.write_bytes(rows[0] + b"\n" + body)
+        try:
+            events = read_events(path)
+        except DataError as exc:
+            assert exc.source == str(path)
+            return
+    for event in events:
+        for field in ("open", "high", "low", "close", "bid", "ask", "price"):
+            value = getattr(event, field, None)
+            assert value is None or 0 < value < float("inf")
