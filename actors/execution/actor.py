@@ -143,7 +143,7 @@ class ExecutionActor(ActorShell):
 
     def broker_positions(self) -> dict[str, str] | None:
         """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
-        snapshot = self.run_in_loop(self.broker.snapshot, timeout_s=60.0)
+        snapshot = self.run_in_loop(self.broker.snapshot, timeout_s=75.0)  # the call itself gives up at 60 s
         return None if snapshot is None else {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
