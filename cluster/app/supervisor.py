@@ -21,6 +21,7 @@ from actors.market_data.actor import MarketDataActor
 from actors.risk.actor import RiskActor
 from actors.signal.actor import SignalActor, signal_actor_name
 from cluster.app.progress import StallWatch
+from cluster.app.status_calls import StatusCalls
 from cluster.app.summary import build_summary
 from cluster.foundation import placement, ray_calls
 from cluster.foundation.bus_curve import with_curve_keys
@@ -62,6 +63,7 @@ class Supervisor:
         self.schedule: list[tuple[int, list[str]]] = []  # which groups answer from which batch
         self.plan_for(offered_signal_slots())
         self.handles: dict[str, Any] = {}
+        self._status = StatusCalls({"risk": "snapshot"})
         self.info: ray_calls.ClusterInfo | None = None
         self.metrics = Metrics()
         self._restarts_seen: dict[str, int] = {}
@@ -301,16 +303,8 @@ class Supervisor:
         return True
 
     def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
-        """One round of status calls, issued together; an actor that does not answer is reported so."""
-        methods = {"risk": "snapshot", "execution": "stats", "market_data": "stats"}
-        refs = {n: ray_calls.submit(h, methods.get(n, "stats")) for n, h in list(self.handles.items())}
-        out: dict[str, Any] = {}
-        for name, ref in refs.items():
-            try:
-                out[name] = ray_calls.wait(ref, timeout_s)
-            except ray_calls.ActorCallError as exc:
-                out[name] = {"unavailable": str(exc)}
-        return out
+        """One round of status calls (cluster/app/status_calls.py); an actor that does not answer is reported so."""
+        return self._status.round(dict(self.handles), timeout_s)
 
     def run_until_done(
         self, timeout_s: float | None = None, on_tick: Callable[[dict[str, Any]], None] | None = None,

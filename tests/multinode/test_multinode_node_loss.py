@@ -56,7 +56,14 @@ def _finish(proc, cluster, log_name: str, timeout_s: float = 400) -> dict:
     proc.wait(timeout_s)
     text = (cluster.work / log_name).read_text()
     assert proc.returncode == 0, text[-4000:]
-    return json.loads(text[text.rindex("\n{") + 1:] if "\n{" in text else text[text.index("{"):])
+    return _summary(text)
+
+
+def _summary(text: str) -> dict:
+    """The run's JSON summary: the last object that starts a line (log lines may follow it)."""
+    start = text.rindex("\n{") + 1 if "\n{" in text else text.index("{")
+    summary, _ = json.JSONDecoder().raw_decode(text, start)
+    return summary
 
 
 def _intents(db: Path) -> tuple[int, int]:
