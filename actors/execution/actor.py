@@ -78,7 +78,7 @@ class ExecutionActor(ActorShell):
         self.repo = make_repository(settings, self.name)
         # A live broker's REST calls and its trade_updates stream run on this actor's loop thread,
         # which drives their asyncio loop (in calls, and in the idle wait beside the ZeroMQ input).
-        self.broker, broker_io = make_broker(settings)
+        self.broker, self._broker_io = make_broker(settings)
         self.core = ExecutionCore(self.broker, self.repo, self.clock)
         self.metrics = Metrics()
         self.db_probe = DatabaseProbe(self.repo, self.metrics)
@@ -89,7 +89,7 @@ class ExecutionActor(ActorShell):
             self.ctx, None, topics=[bus.channel_prefix(bus.ORDERS)], bind=False, max_message_bytes=b.max_message_bytes, hwm=b.recv_hwm))
         self.reports_out = self.bind_channel(bus.REPORTS, lambda addr: bus.Publisher(
             self.ctx, addr, source=self.name, bind=True, max_message_bytes=b.max_message_bytes, hwm=b.send_hwm, security=self.bus_security))
-        self._waiter = bus.Waiter(self.orders_in, io=broker_io)
+        self._waiter = bus.Waiter(self.orders_in, io=self._broker_io)
         self.gate: BatchGate[OrderBatch, None] = BatchGate(depth=0)
         self.report_history: deque[tuple[int, list[OrderUpdate]]] = deque(maxlen=REPORT_HISTORY_BATCHES)
         self.updates_sent = 0
@@ -131,9 +131,13 @@ class ExecutionActor(ActorShell):
             return
         # Our XPUB was just re-bound: a settlement sent before the risk and feed actors have
         # re-subscribed would be lost, and the lockstep would wait for it forever.
-        if not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=30):
-            self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
-        _wait_running(risk, self.settings.bus.connect_timeout_s)  # a restarting risk actor decides the point
+        deadline = time.monotonic() + 30
+        while not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=0.1):
+            if time.monotonic() > deadline:
+                self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
+                break
+            self._pause(0.05)
+        self._wait_running(risk, self.settings.bus.connect_timeout_s)  # a restarting risk actor decides the point
         settled, pending = ray_calls.call(risk, "resume_point")
         self.gate.restart_at(settled + 1, 0)
         for ob in pending:
@@ -141,10 +145,15 @@ class ExecutionActor(ActorShell):
         self.log.warning("execution resumes at batch %d (%d order batches pending)", self.next_batch, len(pending),
                          extra={"actor": self.name, "correlation_id": "restart"})
 
-    def broker_positions(self) -> dict[str, str] | None:
-        """Signed quantity per symbol as a live broker holds it; None for the in-process simulator."""
-        snapshot = self.run_in_loop(self.broker.snapshot, timeout_s=75.0)  # the call itself gives up at 60 s
-        return None if snapshot is None else {symbol: str(qty) for symbol, qty in snapshot.positions.items()}
+    def broker_positions(self) -> dict[str, dict[str, str | None]] | None:
+        """Per symbol, the signed quantity and the average entry price (None where the broker gave none) as a
+        live broker holds them; None for the in-process simulator."""
+        snapshot = self.broker.snapshot()  # takes the broker's loop in turn, also while this actor recovers
+        if snapshot is None:
+            return None
+        prices = snapshot.entry_prices
+        return {symbol: {"qty": str(qty), "avg_entry_price": str(prices[symbol]) if symbol in prices else None}
+                for symbol, qty in snapshot.positions.items()}
 
     def last_order_batch(self) -> int:
         return self.next_batch - 1
@@ -319,10 +328,16 @@ class ExecutionActor(ActorShell):
         self.fills += sum(1 for u in updates if u.last_fill_qty > 0)
         self.metrics.inc(EVENTS_OUT, len(items), actor=self.name)
 
+    def _wait_running(self, handle: Any, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while ray_calls.call(handle, "ping").get("phase") != "running":
+            if time.monotonic() > deadline:
+                raise DependencyDown(f"restarted execution waited {timeout_s:.0f}s for the risk actor to run again")
+            self._pause(0.1)
 
-def _wait_running(handle: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while ray_calls.call(handle, "ping").get("phase") != "running":
-        if time.monotonic() > deadline:
-            raise DependencyDown(f"restarted execution waited {timeout_s:.0f}s for the risk actor to run again")
-        time.sleep(0.1)
+    def _pause(self, seconds: float) -> None:
+        """Wait while recovering without starving a live broker's connection: its loop runs meanwhile."""
+        if self._broker_io is None:
+            time.sleep(seconds)
+        else:
+            self._broker_io.wait([], seconds)

@@ -4,10 +4,11 @@ The execution core is synchronous, aiohttp is not. The HTTP session and the trad
 live on an asyncio loop that the caller's thread drives (cluster/foundation/loop_io.py): every facade
 method runs its coroutine there, on the calling thread, and the stream's reader task makes progress
 whenever that thread drives the loop (a call, poll(), or the execution actor's idle wait on the same
-LoopIO). No thread hands anything to another. The adapter only translates Alpaca's orders and events
+LoopIO). On the data path no thread hands anything to another; a control call from another thread (an
+operator's position query while execution recovers) takes the loop in turn. The adapter only translates Alpaca's orders and events
 into OrderUpdates (actors/execution/alpaca_updates.py); the same change reaching us twice (REST
-answer and stream) is the execution core's to recognise. The stream appends to a list that poll()
-drains, and wakes the loop's owner; every (re)connect of the stream puts a Reconnected marker in it,
+answer and stream) is the execution core's to recognise. The stream appends to a deque that poll()
+drains (whichever thread drove the loop when the event came), and wakes the loop's owner; every (re)connect of the stream puts a Reconnected marker in it,
 so execution reconciles.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -56,7 +58,7 @@ class AlpacaBroker:
         self._want_stream = stream
         self._call_timeout_s = call_timeout_s
         self.io = io or LoopIO("alpaca-broker")
-        self._updates: list[Polled] = []
+        self._updates: deque[Polled] = deque()
         self._correlation: dict[str, str] = {}  # client_order_id -> correlation id of the intent
         self._session: aiohttp.ClientSession | None = None
         self._stream_task: asyncio.Task[None] | None = None
@@ -169,7 +171,9 @@ class AlpacaBroker:
         """Give the stream a pass on the loop, then hand over what it delivered."""
         if self._session is not None and not self.io.closed:
             self.io.service()
-        drained, self._updates = self._updates, []
+        drained: list[Polled] = []
+        while self._updates:
+            drained.append(self._updates.popleft())
         return drained
 
     def get_order(self, client_order_id: str) -> OrderUpdate | None:

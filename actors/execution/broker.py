@@ -36,6 +36,7 @@ class Reconnected:
 class BrokerSnapshot:
     orders: list[OrderUpdate]  # open and recently closed
     positions: dict[str, Decimal] = field(default_factory=dict)  # signed quantity per symbol
+    entry_prices: dict[str, Decimal] = field(default_factory=dict)  # average entry price, where the broker gives one
 
 
 Polled = OrderUpdate | Reconnected

@@ -19,6 +19,7 @@ shares, arriving later, books nothing again. The execution actor runs it through
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,6 +37,8 @@ from actors.execution.rate_limit import monotonic_budget
 from cluster.foundation.records import RiskEvent, Severity
 from cluster.foundation.repository import Repository
 from cluster.foundation.wire import OrderIntent, OrderUpdate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +225,8 @@ async def read_snapshot(rest: AlpacaRest, closed_limit: int = 500) -> BrokerSnap
     raw = await rest.list_orders("all", limit=closed_limit)
     positions = await rest.positions()
     orders = [u for u in (order_to_update(o) for o in raw) if u is not None]
-    return BrokerSnapshot(orders, {p["symbol"]: _signed_qty(p) for p in positions})
+    prices = {p["symbol"]: price for p in positions if (price := _entry_price(p)) is not None}
+    return BrokerSnapshot(orders, {p["symbol"]: _signed_qty(p) for p in positions}, prices)
 
 
 async def fetch_alpaca_snapshot(config: AlpacaClientConfig, closed_limit: int = 500) -> BrokerSnapshot:
@@ -230,6 +234,19 @@ async def fetch_alpaca_snapshot(config: AlpacaClientConfig, closed_limit: int = 
     async with aiohttp.ClientSession() as session:
         rest = AlpacaRest(config, session, monotonic_budget(config.rate_limit, config.rate_window_s))
         return await read_snapshot(rest, closed_limit)
+
+
+def _entry_price(position: dict[str, Any]) -> Decimal | None:
+    """The position's average entry price; None (and a warning) when the broker's value is not a positive number."""
+    try:
+        price = Decimal(str(position.get("avg_entry_price")))
+    except ArithmeticError:
+        price = Decimal("NaN")
+    if price.is_finite() and price > 0:
+        return price
+    log.warning("broker position %s has no usable avg_entry_price (%r)", position.get("symbol"),
+                position.get("avg_entry_price"))
+    return None
 
 
 def _signed_qty(position: dict[str, Any]) -> Decimal:

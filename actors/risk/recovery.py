@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-
-import msgspec
 
 from actors.risk.batch import Clock, MarketItem, apply_reports, decide_batch
 from actors.risk.core import RiskCore
@@ -132,19 +131,28 @@ def feed_edge(namespace: str, timeout_s: float) -> int:
     raise DependencyDown(f"risk recovery waited {timeout_s:.0f}s for the market-data actor to run again")
 
 
-def broker_positions(namespace: str) -> dict[str, Decimal] | None:
-    """Signed quantity per symbol as the broker holds it; None when the broker keeps no state of its own."""
+def broker_positions(namespace: str) -> tuple[dict[str, Decimal], dict[str, Decimal]] | None:
+    """(signed quantity, average entry price) per symbol as the broker holds them; None when the broker
+    keeps no state of its own. A price the broker did not give is left out (the adoption says so)."""
     execution = ray_calls.get_actor("execution", namespace)
     found = ray_calls.call(execution, "broker_positions", timeout_s=30) if execution is not None else None
-    return None if found is None else {s: Decimal(q) for s, q in found.items()}
+    if found is None:
+        return None
+    quantities = {s: Decimal(held["qty"]) for s, held in found.items()}
+    prices = {s: Decimal(held["avg_entry_price"]) for s, held in found.items() if held.get("avg_entry_price")}
+    return quantities, prices
 
 
-def adopt_broker_positions(core: RiskCore, repo: Repository, broker: dict[str, Decimal],
-                           now_ns: int) -> dict[str, tuple[Decimal, Decimal]] | None:
+def adopt_broker_positions(core: RiskCore, repo: Repository, broker: Mapping[str, Decimal], now_ns: int,
+                           entry_prices: Mapping[str, Decimal] | None = None) -> dict[str, tuple[Decimal, Decimal]] | None:
     """Where the books differ from the broker's positions (fills lost with a dead process), the broker is
     right: take its quantities, keep everything else, and say so in a risk event. Returns the
     differences as symbol -> (books, broker); None, changing nothing, while an order of ours is still
-    working: the broker may count a fill whose report is on its way, which would then be booked twice."""
+    working: the broker may count a fill whose report is on its way, which would then be booked twice.
+
+    A taken position's entry price is the broker's average entry price; without one, the price the books
+    had for it, else the last mark (P&L then counts from the adoption), and the risk event names which.
+    Never 0: closing a position entered at 0 would book the whole sale as profit."""
     if core.pending_orders():
         return None
     held = {p.symbol: p for p in core.portfolio.positions()}
@@ -154,15 +162,38 @@ def adopt_broker_positions(core: RiskCore, repo: Repository, broker: dict[str, D
              if broker.get(s, zero) != (held[s].quantity if s in held else zero)}
     if not diffs:
         return diffs
-    rows = [msgspec.structs.replace(held[s], quantity=broker.get(s, zero)) if s in held else PositionRow(
-        symbol=s, quantity=broker[s], entry_price=zero, current_price=zero, unrealized_pnl=zero, realized_pnl=zero,
-        opened_at_ns=now_ns, updated_at_ns=now_ns) for s in sorted(set(held) | set(broker))]
+    entries = {s: _adopted_entry(core, s, held.get(s), (entry_prices or {}).get(s)) for s in diffs}
+    rows = [held[s] for s in sorted(held) if s not in diffs] + [
+        _adopted_row(core, s, broker.get(s, zero), entries[s][0], held.get(s), now_ns) for s in sorted(diffs)]
     core.restore(rows, core.portfolio.daily_pnl_row(), core.breaker.to_record(), repo.open_intents())
     repo.record_risk_event(RiskEvent(
         event_type="positions_adopted_from_broker", severity="warning", occurred_at_ns=now_ns,
         message=f"books differed from the broker after a restart; took the broker's quantities for {sorted(diffs)}",
-        metadata={s: {"books": str(a), "broker": str(b)} for s, (a, b) in diffs.items()}))
+        metadata={s: {"books": str(a), "broker": str(b), "entry_price": str(entries[s][0]), "entry_from": entries[s][1]}
+                  for s, (a, b) in diffs.items()}))
     return diffs
+
+
+def _adopted_row(core: RiskCore, symbol: str, quantity: Decimal, entry: Decimal, books: PositionRow | None,
+                 now_ns: int) -> PositionRow:
+    """The books rebuild a position's cost as quantity x current price - unrealized P&L: both are set so that
+    the cost is quantity x entry."""
+    current = (books.current_price if books is not None and books.current_price > 0 else None) \
+        or core.last_mark(symbol) or entry
+    return PositionRow(
+        symbol=symbol, quantity=quantity, entry_price=entry, current_price=current,
+        unrealized_pnl=quantity * (current - entry), realized_pnl=books.realized_pnl if books is not None else Decimal(0),
+        opened_at_ns=books.opened_at_ns if books is not None else now_ns, updated_at_ns=now_ns)
+
+
+def _adopted_entry(core: RiskCore, symbol: str, books: PositionRow | None,
+                   broker_price: Decimal | None) -> tuple[Decimal, str]:
+    if broker_price is not None and broker_price > 0:
+        return broker_price, "broker"
+    if books is not None and books.quantity != 0 and books.entry_price > 0:
+        return books.entry_price, "books"
+    mark = core.last_mark(symbol)
+    return (mark, "last_mark") if mark is not None and mark > 0 else (Decimal(0), "unknown")
 
 
 def restore_from_storage(core: RiskCore, repo: Repository, *, replay: bool, now_ns: int) -> str:
@@ -231,7 +262,7 @@ def adopt_from_broker(namespace: str, core: RiskCore, repo: Repository,
     if core.pending_orders():
         return None
     broker = broker_positions(namespace)
-    return {} if broker is None else adopt_broker_positions(core, repo, broker, now_ns)
+    return {} if broker is None else adopt_broker_positions(core, repo, broker[0], now_ns, entry_prices=broker[1])
 
 
 def try_adopt_from_broker(namespace: str, core: RiskCore, repo: Repository, now_ns: int) -> bool:

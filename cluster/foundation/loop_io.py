@@ -3,18 +3,22 @@
 An adapter whose client library is asyncio (aiohttp: Alpaca's REST calls and websockets) runs its
 coroutines with `run`, on the calling thread. Its background tasks (a websocket reader) make progress
 whenever the owner drives the loop: during `run`, during `wait` (the owner's idle wait, which also
-watches the owner's ZeroMQ sockets) and during `service` (a short non-blocking pass). So nothing is
-handed from one thread to another: what a task delivers is appended to a plain list on the same
-thread, and the task calls `wake` so that a waiting owner returns at once.
+watches the owner's ZeroMQ sockets) and during `service` (a short non-blocking pass). So on the data
+path nothing is handed from one thread to another: what a task delivers is appended to a deque on the
+same thread, and the task calls `wake` so that a waiting owner returns at once.
 
-One thread drives the loop at a time. A second thread that tries while the first is inside (or a
-coroutine that calls back into `run`) gets a RuntimeError that names the loop, never a silent race.
+One thread drives the loop at a time. Another thread (a control call, while the owner is busy
+elsewhere, e.g. recovering after a restart) takes its turn: `run` waits for the loop up to its own
+deadline and then raises TemporaryError naming the thread that holds it; `wait` and `service` skip
+their pass if the loop is taken (its holder drives the tasks meanwhile). A coroutine that calls back
+into `run` gets a RuntimeError, never a deadlock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -24,6 +28,7 @@ from cluster.foundation.errors import TemporaryError
 
 T = TypeVar("T")
 SERVICE_ROUNDS = 4  # loop iterations per service(): enough for a socket read to reach its reader task
+CLOSE_WAIT_S = 10.0
 
 
 class LoopIO:
@@ -41,7 +46,10 @@ class LoopIO:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float, what: str) -> T:
         """Drive the loop until `coro` is done; after timeout_s it is cancelled and TemporaryError names it."""
-        self._enter()
+        if not self._enter(timeout_s):
+            coro.close()
+            raise TemporaryError(f"{self.name}: {what} waited {timeout_s}s for the event loop, driven by "
+                                 f"thread {getattr(self._driver, 'name', '?')}")
         try:
             return self.loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
         except TimeoutError:
@@ -54,15 +62,19 @@ class LoopIO:
         passes: True if a message or a wake came, False if the time ran out."""
         if self._take_wake() or any(_readable(s) for s in sockets):
             return True
-        self._enter()
+        started = time.monotonic()
+        if not self._enter(timeout_s):  # another thread drives the loop (and its tasks) meanwhile
+            return self._take_wake()
         try:
-            return self.loop.run_until_complete(self._wait(sockets, timeout_s))
+            remaining = timeout_s - (time.monotonic() - started)
+            return self.loop.run_until_complete(self._wait(sockets, remaining))
         finally:
             self._leave()
 
     def service(self) -> None:
         """A short pass without blocking: tasks whose input is already there get to run."""
-        self._enter()
+        if not self._enter(0):
+            return  # another thread is driving them right now
         try:
             self.loop.run_until_complete(_rounds(SERVICE_ROUNDS))
         finally:
@@ -77,7 +89,9 @@ class LoopIO:
         """Cancel the tasks still running (each gets to clean up) and close the loop."""
         if self.closed:
             return
-        self._enter()
+        if not self._enter(CLOSE_WAIT_S):
+            raise TemporaryError(f"{self.name}: could not close, the loop is driven by thread "
+                                 f"{getattr(self._driver, 'name', '?')}")
         try:
             self.loop.run_until_complete(_cancel_all(asyncio.all_tasks(self.loop)))
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
@@ -89,13 +103,15 @@ class LoopIO:
         woken, self._woken = self._woken, False
         return woken
 
-    def _enter(self) -> None:
+    def _enter(self, timeout_s: float) -> bool:
+        """Take the loop within timeout_s (False if another thread keeps it); re-entry is an error."""
         me = threading.current_thread()
-        if not self._driving.acquire(blocking=False):
-            driver = self._driver
-            whom = "this thread, from inside the loop" if driver is me else f"thread {getattr(driver, 'name', '?')}"
-            raise RuntimeError(f"{self.name}: the event loop is already driven by {whom}")
+        if self._driver is me:
+            raise RuntimeError(f"{self.name}: the event loop is already driven by this thread, from inside the loop")
+        if not self._driving.acquire(timeout=max(0.0, timeout_s)):
+            return False
         self._driver = me
+        return True
 
     def _leave(self) -> None:
         self._driver = None

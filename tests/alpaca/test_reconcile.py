@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from actors.execution.core import ExecutionCore
 from actors.execution.reconcile import (
     AdoptOrder,
@@ -123,3 +125,11 @@ def test_apply_reconcile_when_run_twice_after_restart_then_second_pass_changes_n
     assert {type(a).__name__ for a in first.actions} == {"TakeBrokerStatus", "AdoptOrder"}
     assert second.clean and broker.sent == []
     assert {e.event_type for e in repo.risk_events} >= {"reconcile_missed_fill", "reconcile_adopted_order"}
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", "NaN", "-1", "0", "Infinity"])
+def test_entry_price_when_the_broker_sends_no_usable_average_then_none_not_an_error(value: object) -> None:
+    from actors.execution.reconcile import _entry_price
+
+    assert _entry_price({"symbol": "SPY", "qty": "1", "avg_entry_price": value}) is None
+    assert _entry_price({"symbol": "SPY", "qty": "1", "avg_entry_price": "167.42"}) == Decimal("167.42")

@@ -58,3 +58,20 @@ def test_restart_when_orders_were_placed_while_execution_was_down_then_adopted_o
                      "reconcile_status_changed"]
     assert second.clean
     assert sim.admin("/admin/state")["orders"] == orders_at_broker == 3  # nothing sent again
+
+
+def test_snapshot_when_a_position_is_held_then_it_carries_the_brokers_average_entry_price(sim: RunningSim) -> None:
+    # Arrange: two market buys at two different minutes' asks
+    sim.admin("/admin/step", {"until": "2013-10-07T13:31:00Z"})
+    first = Decimal(csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:30:00Z")["ask_close"])
+    buy = {"symbol": "SPY", "qty": "4", "side": "buy", "type": "market", "time_in_force": "day"}
+    assert sim.raw("POST", "/v2/orders", buy | {"client_order_id": "avg-1"})[0] == 200
+    sim.admin("/admin/step", {"steps": 1})
+    second = Decimal(csv_row(QUOTE_BARS, "SPY", "2013-10-07T13:31:00Z")["ask_close"])
+    assert sim.raw("POST", "/v2/orders", buy | {"client_order_id": "avg-2"})[0] == 200
+    # Act
+    with AlpacaBroker(sim.client_config(), stream=False) as broker:
+        snapshot = broker.snapshot()
+    # Assert: the books can take the broker's cost, not only its quantity
+    assert snapshot is not None and snapshot.positions == {"SPY": Decimal(8)}
+    assert abs(snapshot.entry_prices["SPY"] - (first + second) / 2) < Decimal("0.0001")

@@ -109,7 +109,8 @@ def test_run_when_called_from_inside_the_loop_then_runtime_error_not_a_deadlock(
         io.run(reenter(), 5, "outer")
 
 
-def test_run_when_another_thread_drives_the_loop_then_runtime_error_names_that_thread(io: LoopIO) -> None:
+def _hold_in(io: LoopIO, name: str) -> tuple[threading.Thread, threading.Event, threading.Event]:
+    """A thread named `name` that drives the loop until released."""
     inside, release = threading.Event(), threading.Event()
 
     async def hold() -> None:
@@ -117,18 +118,36 @@ def test_run_when_another_thread_drives_the_loop_then_runtime_error_names_that_t
         while not release.is_set():
             await asyncio.sleep(0.01)
 
-    driver = threading.Thread(target=io.run, args=(hold(), 30, "hold"), name="owner-loop")
+    driver = threading.Thread(target=io.run, args=(hold(), 30, "hold"), name=name)
     driver.start()
+    assert inside.wait(10)
+    return driver, inside, release
+
+
+def test_run_when_another_thread_drives_the_loop_then_waits_its_turn_and_runs(io: LoopIO) -> None:
+    driver, _, release = _hold_in(io, "owner-loop")
+    threading.Timer(0.1, release.set).start()
+    ran_on: list[str] = []
+
+    async def mine() -> str:
+        ran_on.append(threading.current_thread().name)
+        return "mine"
+
+    assert io.run(mine(), 10, "control call") == "mine"
+    driver.join(10)
+    assert ran_on == [threading.current_thread().name]
+
+
+def test_run_when_the_loop_stays_taken_past_the_deadline_then_temporary_error_names_the_holder(io: LoopIO) -> None:
+    driver, _, release = _hold_in(io, "owner-loop")
     try:
-        assert inside.wait(10)
-        coro = asyncio.sleep(0)
-        with pytest.raises(RuntimeError, match="already driven by thread owner-loop"):
-            io.run(coro, 1, "intruder")
-        coro.close()
+        with pytest.raises(TemporaryError, match=r"test-io: snapshot waited 0.05s for the event loop, "
+                                                 r"driven by thread owner-loop"):
+            io.run(asyncio.sleep(0), 0.05, "snapshot")
+        assert io.wait([], 0.05) is False and io.service() is None  # the idle passes just skip their turn
     finally:
         release.set()
         driver.join(10)
-    assert io.run(asyncio.sleep(0, result="mine"), 1, "after") == "mine"  # free again once the owner is out
 
 
 def test_close_when_tasks_are_pending_then_each_is_cancelled_and_cleans_up() -> None:

@@ -373,3 +373,50 @@ def test_adoption_when_an_order_is_still_working_then_deferred_and_the_books_end
     assert first is None
     assert second == {}
     assert core.portfolio.position("IBM") == entry.qty == at_broker["IBM"]
+
+
+def test_adoption_when_the_books_lost_a_position_then_its_entry_is_the_brokers_average_not_zero() -> None:
+    from actors.risk.recovery import adopt_broker_positions
+
+    # Arrange: a rebuilt risk core that never saw the fill; the broker holds IBM 100 bought at 50.00 on average
+    core, broker, clock = _core(**BIG)
+    clock.advance(60)
+    core.on_price("IBM", 50.5, clock())
+    # Act: the books take the broker's position, then it is closed at 51.00
+    adopt_broker_positions(core, InMemoryRepository(), {"IBM": D(100)}, clock(), entry_prices={"IBM": D("50.00")})
+    _fill_all(broker, _approved(_signal(core, clock, "IBM", 0, 51.0)), 51.0)
+    # Assert: 100 shares bought at 50 and sold at 51 made 100 USD, not the 5,100 USD of the whole sale
+    assert core.portfolio.position("IBM") == 0
+    assert core.portfolio.day_realized_pnl() == D(100)
+
+
+def test_adoption_when_the_broker_gives_no_average_price_then_the_entry_is_the_last_mark_and_the_event_says_so() -> None:
+    from actors.risk.recovery import adopt_broker_positions
+
+    core, broker, clock = _core(**BIG)
+    clock.advance(60)
+    core.on_price("IBM", 50.5, clock())
+    repo = InMemoryRepository()
+    adopt_broker_positions(core, repo, {"IBM": D(100)}, clock())
+    _fill_all(broker, _approved(_signal(core, clock, "IBM", 0, 51.0)), 51.0)
+    assert core.portfolio.day_realized_pnl() == D(50)  # from the last mark (50.50) on, not from 0
+    event = repo.risk_events[-1]
+    assert event.event_type == "positions_adopted_from_broker"
+    assert event.metadata["IBM"] == {"books": "0", "broker": "100", "entry_price": "50.5", "entry_from": "last_mark"}
+
+
+def test_adoption_when_the_books_hold_less_than_the_broker_then_the_cost_is_the_brokers_average_for_all_of_it() -> None:
+    from actors.risk.recovery import adopt_broker_positions
+
+    # Arrange: the books hold IBM bought at 50; a lost fill bought as many again at 52 (broker average 51)
+    core, broker, clock = _core(**BIG)
+    _fill_all(broker, _approved(_signal(core, clock, "IBM", 1, 50.0)), 50.0)
+    held = core.portfolio.position("IBM")
+    core.on_price("IBM", 53.0, clock())
+    # Act
+    adopt_broker_positions(core, InMemoryRepository(), {"IBM": 2 * held}, clock(), entry_prices={"IBM": D(51)})
+    _fill_all(broker, _approved(_signal(core, clock, "IBM", 0, 54.0)), 54.0)
+    # Assert: every share sold at 54 made 3 against the broker's average cost of 51
+    sold = 2 * held - core.portfolio.position("IBM")
+    assert sold > 0
+    assert core.portfolio.day_realized_pnl() == sold * 3
