@@ -3,7 +3,7 @@
 pyproject.toml holds the metadata. Package data can only come from inside a package, and the
 configuration, the real market data and the Alembic migrations live at the top of the repository,
 so `build_py` copies them into `cluster/_shipped/` of the build tree. An installed wheel then finds
-them there (cluster.foundation.settings.REPO_ROOT); an editable install reads the checkout itself, so nothing is
+them there (cluster.foundation.domain.settings.REPO_ROOT); an editable install reads the checkout itself, so nothing is
 copied for it. A file listed here that is missing stops the build instead of shipping an incomplete
 wheel.
 """

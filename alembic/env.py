@@ -1,13 +1,13 @@
-"""Alembic environment: one engine factory for SQLite and PostgreSQL (cluster.foundation.db.engine)."""
+"""Alembic environment: one engine factory for SQLite and PostgreSQL (cluster.foundation.storage.db.engine)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from alembic import context
-from cluster.foundation.db.engine import make_engine, resolve_url
-from cluster.foundation.db.models import PARTITIONED, Base
-from cluster.foundation.db.partitions import parse_partition_name
+from cluster.foundation.storage.db.engine import make_engine, resolve_url
+from cluster.foundation.storage.db.models import PARTITIONED, Base
+from cluster.foundation.storage.db.partitions import parse_partition_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,7 +17,7 @@ def _url() -> str:
     url = config.attributes.get("url")
     if url:
         return str(url)
-    from cluster.foundation.settings import settings
+    from cluster.foundation.domain.settings import settings
 
     return settings().database.url.get_secret_value()
 

@@ -1,7 +1,7 @@
 """Read the shipped CSVs (data/README.md) into replay events, ordered by time.
 
 The file kind is told by its header, so the command line only lists paths. The rows are read and
-checked by the project's one CSV reader (cluster/foundation/market_files.py:read_rows), as the
+checked by the project's one CSV reader (cluster/foundation/storage/market_files.py:read_rows), as the
 replay feed reads them: every row becomes one frozen event, and a row that cannot be read (a
 non-finite or non-positive price, a high below the low, a time going back) raises DataError naming
 file and line.
@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.foundation.market_files import (
+from cluster.foundation.domain.wire import BarFields, QuoteFields
+from cluster.foundation.storage.market_files import (
     QUOTE_BARS,
     TRADE_BARS,
     TRADE_TICKS,
@@ -24,7 +25,6 @@ from cluster.foundation.market_files import (
     trade_bar,
     trade_tick,
 )
-from cluster.foundation.wire import BarFields, QuoteFields
 
 _BAR_NS = 60 * 1_000_000_000
 

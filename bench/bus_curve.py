@@ -1,5 +1,5 @@
 """What CURVE costs the bus per batch: one 256-bar market-data envelope, XPUB -> SUB over loopback TCP
-through cluster.foundation.bus, plain against CURVE (bus.curve = "always"), measured in the same run.
+through cluster.foundation.runtime.bus, plain against CURVE (bus.curve = "always"), measured in the same run.
 
 Run: .venv/bin/python bench/bus_curve.py [--batches 2000] [--json]   (part of `make bench`)
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cluster.foundation.bus import Publisher, Subscriber, topic  # noqa: E402
-from cluster.foundation.bus_curve import BusSecurity, CurveGuard, CurveKeys  # noqa: E402
-from cluster.foundation.wire import Bar, Envelope, encode  # noqa: E402
+from cluster.foundation.domain.wire import Bar, Envelope, encode  # noqa: E402
+from cluster.foundation.runtime.bus import Publisher, Subscriber, topic  # noqa: E402
+from cluster.foundation.runtime.bus_curve import BusSecurity, CurveGuard, CurveKeys  # noqa: E402
 
 BARS = [Bar(f"S{i:03d}", 1_700_000_000_000_000_000 + i, 100.0 + i, 101.0, 99.0, 100.5, 1234.0, 12, 100.2)
         for i in range(256)]

@@ -1,5 +1,5 @@
 """Market-data path throughput: Alpaca frames (JSON and msgpack, built from the real CSVs) are parsed
-(FeedParser), booked (BookKeeper.apply) and published (cluster.foundation.bus.Publisher over loopback tcp to one
+(FeedParser), booked (BookKeeper.apply) and published (cluster.foundation.runtime.bus.Publisher over loopback tcp to one
 subscriber process that drains and counts). Goal: >= 200,000 messages/s.
 
     .venv/bin/python bench/feed.py [--repeat 5] [--frame 100] [--poll 1000] [--json]
@@ -27,8 +27,8 @@ from actors.market_data.batcher import MarketDataShards  # noqa: E402
 from actors.market_data.book import BookKeeper  # noqa: E402
 from alpaca_sim.data import BarEvent, MarketEvent, QuoteEvent, load_timeline  # noqa: E402
 from alpaca_sim.timefmt import format_utc, msgpack_timestamp  # noqa: E402
-from cluster.foundation.bus import MARKET_DATA, Publisher, Subscriber, channel_prefix  # noqa: E402
-from cluster.foundation.wire import Message  # noqa: E402
+from cluster.foundation.domain.wire import Message  # noqa: E402
+from cluster.foundation.runtime.bus import MARKET_DATA, Publisher, Subscriber, channel_prefix  # noqa: E402
 
 DATA = ROOT / "data"
 FILES = [DATA / "us_equity_minute_trade_bars.csv", DATA / "us_equity_minute_quote_bars.csv",

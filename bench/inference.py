@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from actors.signal.core import SignalCore  # noqa: E402
-from cluster.foundation.grouping import choose_groups  # noqa: E402
-from cluster.foundation.market_files import open_source  # noqa: E402
-from cluster.foundation.placement import SIGNALS_SLOTS_PER_NODE  # noqa: E402
-from cluster.foundation.settings import load_settings  # noqa: E402
-from cluster.foundation.wire import Bar, Quote  # noqa: E402
+from cluster.foundation.domain.settings import load_settings  # noqa: E402
+from cluster.foundation.domain.wire import Bar, Quote  # noqa: E402
+from cluster.foundation.runtime.grouping import choose_groups  # noqa: E402
+from cluster.foundation.runtime.placement import SIGNALS_SLOTS_PER_NODE  # noqa: E402
+from cluster.foundation.storage.market_files import open_source  # noqa: E402
 from models.dataset import MINUTE_FILES, build_dataset, load_segments, resolve_paths  # noqa: E402
 from models.train import TrainConfig, train_walk_forward  # noqa: E402
 from models.xgb_model import XgbModel  # noqa: E402

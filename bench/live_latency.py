@@ -5,7 +5,7 @@ seeded random walk, spread evenly in time) paced at real time (`speed = 1`), so 
 events at the configured rate for the configured seconds; everything downstream is the cluster's
 own code path: signal actors, risk, execution with the simulated broker, over ZeroMQ, on a local
 Ray with its metrics agent. The percentiles are read from Ray's Prometheus export of the actors'
-histograms (cluster/foundation/metrics.py), interpolated inside buckets, so they are only as fine as the
+histograms (cluster/foundation/runtime/metrics.py), interpolated inside buckets, so they are only as fine as the
 bucket boundaries.
 
 What the histograms measure:
@@ -130,8 +130,8 @@ def run(symbols: int, rate: float, seconds: float, batch: int, dashboard: bool =
     from pydantic import SecretStr
 
     from cluster.app.supervisor import Supervisor
-    from cluster.foundation import ray_calls
-    from cluster.foundation.settings import load_settings
+    from cluster.foundation.domain.settings import load_settings
+    from cluster.foundation.runtime import ray_calls
 
     state = Path(tempfile.mkdtemp(prefix="bench-live-"))
     base = load_settings()

@@ -26,9 +26,9 @@ import os  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from cluster.foundation.db import SqlRepository, WriterOptions, upgrade  # noqa: E402
-from cluster.foundation.settings import REPO_ROOT  # noqa: E402
-from cluster.foundation.wire import OrderUpdate  # noqa: E402
+from cluster.foundation.domain.settings import REPO_ROOT  # noqa: E402
+from cluster.foundation.domain.wire import OrderUpdate  # noqa: E402
+from cluster.foundation.storage.db import SqlRepository, WriterOptions, upgrade  # noqa: E402
 
 START_NS = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z
 
@@ -59,8 +59,8 @@ def percentile(samples: list[int], q: float) -> float:
 def risk_check_latencies(prices: list[tuple[str, Decimal]], n: int = 20_000) -> list[int]:
     """RiskCore.check() on a real-price stream (marks, mostly-holding targets): the hot path."""
     from actors.risk.core import RiskCore
-    from cluster.foundation.settings import load_settings
-    from cluster.foundation.wire import Signal
+    from cluster.foundation.domain.settings import load_settings
+    from cluster.foundation.domain.wire import Signal
 
     limits = load_settings().risk.model_copy(update={"max_orders_per_minute": 10**6})
     now = [START_NS]

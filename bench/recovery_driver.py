@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from cluster.app.supervisor import Supervisor
-from cluster.foundation import ray_calls
-from cluster.foundation.settings import load_settings
+from cluster.foundation.domain.settings import load_settings
+from cluster.foundation.runtime import ray_calls
 
 KILL_AT_BATCH = 40
 

@@ -79,8 +79,8 @@ def run_pipeline(symbols: list[str], repeat: int) -> dict[str, object]:
     from pydantic import SecretStr
 
     from cluster.app.supervisor import Supervisor
-    from cluster.foundation import ray_calls
-    from cluster.foundation.settings import load_settings
+    from cluster.foundation.domain.settings import load_settings
+    from cluster.foundation.runtime import ray_calls
 
     base = load_settings()
     t0 = time.perf_counter()
@@ -131,7 +131,7 @@ def _pcts(ns: list[int]) -> dict[str, float]:
 
 def stage_latencies(bars: dict[str, list]) -> dict[str, dict[str, float]]:
     from actors.market_data.book import BookKeeper
-    from cluster.foundation.market_files import read_quote_bars
+    from cluster.foundation.storage.market_files import read_quote_bars
     from models.features.streaming import StreamingFeatures
 
     feat: list[int] = []
@@ -155,8 +155,8 @@ def risk_check_latency(bars: dict[str, list]) -> dict[str, float]:
     import random
 
     from actors.risk.core import Approved, RiskCore
-    from cluster.foundation.settings import load_settings
-    from cluster.foundation.wire import OrderUpdate, Signal
+    from cluster.foundation.domain.settings import load_settings
+    from cluster.foundation.domain.wire import OrderUpdate, Signal
 
     limits = load_settings().risk.model_copy(update={"max_orders_per_minute": 10**6,
                                                      "max_daily_loss_usd": Decimal(10**9)})

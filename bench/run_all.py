@@ -316,7 +316,7 @@ def render_curve(curve: dict) -> str:
         "## Bus: plain against CURVE (`bench/bus_curve.py`)",
         "",
         f"One market-data envelope of 256 bars ({curve['envelope_bytes']:,} bytes), XPUB -> SUB over loopback TCP "
-        "through `cluster.foundation.bus`, plain and with CURVE forced (`bus.curve = \"always\"`; off loopback the "
+        "through `cluster.foundation.runtime.bus`, plain and with CURVE forced (`bus.curve = \"always\"`; off loopback the "
         "bus is always CURVE), in the same run.",
         "",
         "| | sent -> decoded median us | p99 us | batches/s back to back |",

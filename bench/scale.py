@@ -183,7 +183,7 @@ def profile_in_process(data: Path, symbols: list[str], state: Path, top: int = 1
     from pydantic import SecretStr
 
     from cluster.app.backtest import InProcessReplay
-    from cluster.foundation.settings import load_settings
+    from cluster.foundation.domain.settings import load_settings
 
     base = load_settings()
     settings = base.model_copy(update={

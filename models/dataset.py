@@ -1,6 +1,6 @@
 """Training rows: features from compute_features per symbol segment, labels from labels.py.
 
-Bars come through cluster.foundation.market_files, so training sees the same messages, in the same
+Bars come through cluster.foundation.storage.market_files, so training sees the same messages, in the same
 merged order, as the live path: a quote stamped at a bar's timestamp is known at that bar (the
 merged stream puts it first), and the spread feature uses the latest quote, as in serving.
 
@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from cluster.foundation.csv_time import NS_PER_DAY
-from cluster.foundation.errors import BadInput
-from cluster.foundation.market_files import open_source
-from cluster.foundation.settings import REPO_ROOT
-from cluster.foundation.wire import Bar, Quote, ns_to_iso
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.settings import REPO_ROOT
+from cluster.foundation.domain.wire import Bar, Quote, ns_to_iso
+from cluster.foundation.storage.csv_time import NS_PER_DAY
+from cluster.foundation.storage.market_files import open_source
 from models.features.batch import compute_features
 from models.features.spec import FEATURE_NAMES, PARAMS, FeatureParams
 from models.labels import forward_log_return, up_labels

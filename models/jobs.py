@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from cluster.foundation import ray_calls
-from cluster.foundation.errors import ConfigError, DependencyDown, TemporaryError
+from cluster.foundation.domain.errors import ConfigError, DependencyDown, TemporaryError
+from cluster.foundation.runtime import ray_calls
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 

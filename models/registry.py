@@ -30,18 +30,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, RowMapping, Table, insert, inspect, select, update
 from sqlalchemy.exc import NoSuchTableError
 
-from cluster.foundation.db import models as m
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.db.ops import audit_row
-from cluster.foundation.db.types import dt_to_ns, ns_to_dt
-from cluster.foundation.errors import BadInput, ConfigError, InvalidTransition
-from cluster.foundation.records import AuditRecord
+from cluster.foundation.domain.errors import BadInput, ConfigError, InvalidTransition
+from cluster.foundation.domain.records import AuditRecord
+from cluster.foundation.storage.db import models as m
+from cluster.foundation.storage.db.engine import make_engine
+from cluster.foundation.storage.db.ops import audit_row
+from cluster.foundation.storage.db.types import dt_to_ns, ns_to_dt
 from models.features.spec import spec_hash
 from models.gate import GATE_METRIC
 from models.xgb_model import XgbModel
 
 if TYPE_CHECKING:
-    from cluster.foundation.settings import Settings
+    from cluster.foundation.domain.settings import Settings
 
 DEFAULT_PROMOTION_MARGIN = 0.01
 NO_LIVE_BASELINE = 0.5
@@ -346,7 +346,7 @@ class ModelRegistry:
 
 def registry_from_settings(settings: Settings) -> ModelRegistry:
     """The registry the cluster serves from: settings.database (relative SQLite paths resolved) and model_dir."""
-    from cluster.foundation.storage import database_url
+    from cluster.foundation.storage.factory import database_url
 
     return ModelRegistry(database_url(settings), settings.resolve(settings.signal.model_dir))
 

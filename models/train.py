@@ -257,7 +257,7 @@ def _rich_progress(config: TrainConfig) -> tuple[Any, Progress]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cluster.foundation.settings import settings
+    from cluster.foundation.domain.settings import settings
 
     args = _parse_args(argv)
     config = TrainConfig(
@@ -300,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cli() -> int:
-    from cluster.foundation.errors import TradingError
+    from cluster.foundation.domain.errors import TradingError
 
     try:
         return main()

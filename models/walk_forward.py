@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from cluster.foundation.errors import BadInput
+from cluster.foundation.domain.errors import BadInput
 
 Window = Literal["expanding", "rolling"]
 

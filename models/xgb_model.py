@@ -15,7 +15,7 @@ import numpy as np
 import xgboost as xgb
 from numpy.typing import NDArray
 
-from cluster.foundation.errors import ConfigError
+from cluster.foundation.domain.errors import ConfigError
 from models.features.spec import FEATURE_NAMES, spec_hash
 
 FEATURE_HASH_ATTR = "feature_hash"

@@ -18,28 +18,11 @@ from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
 from actors.execution.live_reconcile import BrokerReconciler
 from actors.execution.sim_broker import SimBroker
-from cluster.foundation import bus, ray_calls
-from cluster.foundation.actor_base import ActorShell, EventClock
-from cluster.foundation.batch_gate import BatchGate
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.loop_io import LoopIO
-from cluster.foundation.metrics import (
-    EVENTS_IN,
-    EVENTS_OUT,
-    ORDER_ACK_SECONDS,
-    TICK_TO_ORDER_SECONDS,
-    Metrics,
-)
-from cluster.foundation.observability import (
-    ApiErrorExporter,
-    BusLossExporter,
-    DatabaseProbe,
-    declare_alpaca_api_errors,
-)
-from cluster.foundation.orders import TERMINAL_STATUSES
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import make_repository
-from cluster.foundation.wire import (
+from cluster.foundation.domain.batch_gate import BatchGate
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.orders import TERMINAL_STATUSES
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import (
     Message,
     OrderBatch,
     OrderIntent,
@@ -47,6 +30,23 @@ from cluster.foundation.wire import (
     Settled,
     as_dict,
 )
+from cluster.foundation.runtime import bus, ray_calls
+from cluster.foundation.runtime.actor_base import ActorShell, EventClock
+from cluster.foundation.runtime.loop_io import LoopIO
+from cluster.foundation.runtime.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    ORDER_ACK_SECONDS,
+    TICK_TO_ORDER_SECONDS,
+    Metrics,
+)
+from cluster.foundation.runtime.observability import (
+    ApiErrorExporter,
+    BusLossExporter,
+    DatabaseProbe,
+    declare_alpaca_api_errors,
+)
+from cluster.foundation.storage.factory import make_repository
 
 REPORT_HISTORY_BATCHES = 100_000
 RETRY_INTERVAL_S = 1.0  # sends with an unknown outcome are looked up again at most this often

@@ -1,7 +1,7 @@
 """AlpacaBroker: the Broker interface (actors/execution/broker.py) over Alpaca REST v2.
 
 The execution core is synchronous, aiohttp is not. The HTTP session and the trade_updates websocket
-live on an asyncio loop that the caller's thread drives (cluster/foundation/loop_io.py): every facade
+live on an asyncio loop that the caller's thread drives (cluster/foundation/runtime/loop_io.py): every facade
 method runs its coroutine there, on the calling thread, and the stream's reader task makes progress
 whenever that thread drives the loop (a call, poll(), or the execution actor's idle wait on the same
 LoopIO). On the data path no thread hands anything to another; a control call from another thread (an
@@ -30,9 +30,9 @@ from actors.execution.alpaca_updates import event_to_update, order_to_update
 from actors.execution.broker import BrokerSnapshot, MarketItem, Polled, Reconnected
 from actors.execution.rate_limit import monotonic_budget
 from actors.execution.reconcile import read_snapshot
-from cluster.foundation.errors import DependencyDown, OrderRejected, TemporaryError
-from cluster.foundation.loop_io import LoopIO
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.errors import DependencyDown, OrderRejected, TemporaryError
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.runtime.loop_io import LoopIO
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Alpaca HTTP failures translated once into cluster.foundation.errors, by the action they require.
+"""Alpaca HTTP failures translated once into cluster.foundation.domain.errors, by the action they require.
 
 | what Alpaca answers              | raised            | caller's policy                         |
 |----------------------------------|-------------------|-----------------------------------------|
@@ -16,7 +16,13 @@ import json
 from collections.abc import Mapping
 
 from actors.execution.rate_limit import retry_after_s
-from cluster.foundation.errors import ConfigError, OrderRejected, RateLimited, TemporaryError, TradingError
+from cluster.foundation.domain.errors import (
+    ConfigError,
+    OrderRejected,
+    RateLimited,
+    TemporaryError,
+    TradingError,
+)
 
 CODE_DUPLICATE_OR_INVALID = 40010001
 CODE_FORBIDDEN_ORDER = 40310000

@@ -28,8 +28,14 @@ from actors.execution.alpaca_errors import (
 )
 from actors.execution.alpaca_secrets import AlpacaKeys
 from actors.execution.rate_limit import AsyncRequestBudget
-from cluster.foundation.errors import ConfigError, DependencyDown, OrderRejected, RateLimited, TemporaryError
-from cluster.foundation.settings import AlpacaSettings
+from cluster.foundation.domain.errors import (
+    ConfigError,
+    DependencyDown,
+    OrderRejected,
+    RateLimited,
+    TemporaryError,
+)
+from cluster.foundation.domain.settings import AlpacaSettings
 
 log = logging.getLogger(__name__)
 _RETRYABLE = (TemporaryError, DependencyDown)

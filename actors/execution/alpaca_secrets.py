@@ -6,8 +6,8 @@ from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import is_loopback_host
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import is_loopback_host
 
 _PLAIN_SCHEMES = {"http": "https", "ws": "wss"}
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from actors.execution.alpaca_rest import AlpacaClientConfig
-from cluster.foundation.errors import ConfigError
+from cluster.foundation.domain.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

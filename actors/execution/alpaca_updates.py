@@ -1,4 +1,4 @@
-"""Alpaca orders and trade_updates events -> cluster.foundation.wire.OrderUpdate: translation only.
+"""Alpaca orders and trade_updates events -> cluster.foundation.domain.wire.OrderUpdate: translation only.
 
 The same change can reach us twice: in the POST/GET response and on the trade_updates stream,
 in either order. Recognising that is the execution core's (its order FSM and the fill key,
@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from cluster.foundation.errors import BadInput
-from cluster.foundation.wire import OrderStatus, OrderUpdate
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.wire import OrderStatus, OrderUpdate
 
 _STATUS: dict[str, OrderStatus] = {
     "accepted": "pending_new", "pending_new": "pending_new", "accepted_for_bidding": "pending_new",

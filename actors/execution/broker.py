@@ -3,9 +3,9 @@
 It covers everything the execution actor and core call; nothing reaches past it. Every order
 method returns the order updates it caused, oldest first, so the core applies them in one place:
 an adapter only translates the broker's reports, de-duplication is the core's (the order FSM and
-the fill key, cluster/foundation/orders.py). A refusal by the broker comes back as an update with
+the fill key, cluster/foundation/domain/orders.py). A refusal by the broker comes back as an update with
 status "rejected" and a reason; a broker that cannot be reached raises
-cluster.foundation.errors.DependencyDown or TemporaryError, and then the order may or may not
+cluster.foundation.domain.errors.DependencyDown or TemporaryError, and then the order may or may not
 exist: the caller asks get_order() before it ever sends the same order again.
 
 A broker whose update stream (re)connects delivers a `Reconnected` marker through poll(), in line
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
 
 MarketItem = Bar | Quote | Trade
 

@@ -13,7 +13,7 @@ The guarantees it keeps:
   change seen in a REST answer and on the stream) is ignored and counted; a report of the status the order already has, carrying a fill, is no transition; a
   transition the table does not allow becomes a critical risk event, never a silent drop. A fill
   in such an update is still booked: the broker is the authority on executions, and losing one
-  would corrupt positions. Fills are booked by cumulative quantity (cluster.foundation.orders.FillLedger),
+  would corrupt positions. Fills are booked by cumulative quantity (cluster.foundation.domain.orders.FillLedger),
   so reports that arrive out of order lose no shares.
 * An update for an order this execution did not send (a broker's replacement order, an order
   placed by hand in the account) is adopted: tracked, recorded and passed on, so its fills reach
@@ -33,11 +33,11 @@ import msgspec
 
 from actors.execution.broker import Broker, MarketItem, Reconnected
 from actors.execution.order_fsm import OrderFSM
-from cluster.foundation.errors import DependencyDown, InvalidTransition, OrderRejected, TemporaryError
-from cluster.foundation.orders import TERMINAL_STATUSES, FillLedger
-from cluster.foundation.records import RiskEvent, Severity
-from cluster.foundation.repository import Repository
-from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.domain.errors import DependencyDown, InvalidTransition, OrderRejected, TemporaryError
+from cluster.foundation.domain.orders import TERMINAL_STATUSES, FillLedger
+from cluster.foundation.domain.records import RiskEvent, Severity
+from cluster.foundation.domain.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.storage.repository import Repository
 
 
 @runtime_checkable

@@ -17,8 +17,8 @@ from decimal import Decimal
 from actors.execution.broker import Broker
 from actors.execution.core import ExecutionCore
 from actors.execution.reconcile import AdoptOrder, ReconcileReport, TakeBrokerStatus, apply_reconcile
-from cluster.foundation.repository import Repository
-from cluster.foundation.wire import OrderUpdate
+from cluster.foundation.domain.wire import OrderUpdate
+from cluster.foundation.storage.repository import Repository
 
 
 class BrokerReconciler:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from cluster.foundation.errors import InvalidTransition
-from cluster.foundation.orders import TERMINAL_STATUSES as TERMINAL_STATUSES
-from cluster.foundation.orders import is_terminal_status as is_terminal_status
-from cluster.foundation.wire import OrderStatus
+from cluster.foundation.domain.errors import InvalidTransition
+from cluster.foundation.domain.orders import TERMINAL_STATUSES as TERMINAL_STATUSES
+from cluster.foundation.domain.orders import is_terminal_status as is_terminal_status
+from cluster.foundation.domain.wire import OrderStatus
 
 ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, OrderStatus], OrderStatus]] = {
     # Sent, not yet acknowledged.

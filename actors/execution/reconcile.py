@@ -11,7 +11,7 @@ compares the two views and returns frozen actions plus one RiskEvent per differe
 `apply_reconcile` is the thin driver: it restores logged intents into the ExecutionCore, runs the
 function and applies its actions through ExecutionCore.restore / on_broker_updates. A missed fill
 carries fill_id "<broker order id>:<cumulative qty>"; the core books fills by the part of the order's
-cumulative quantity they cover (cluster/foundation/orders.py), so the stream's own report of the same
+cumulative quantity they cover (cluster/foundation/domain/orders.py), so the stream's own report of the same
 shares, arriving later, books nothing again. The execution actor runs it through BrokerReconciler
 (live_reconcile.py), on the broker's Reconnected marker.
 """
@@ -34,9 +34,9 @@ from actors.execution.broker import BrokerSnapshot
 from actors.execution.core import ExecutionCore
 from actors.execution.order_fsm import is_terminal_status
 from actors.execution.rate_limit import monotonic_budget
-from cluster.foundation.records import RiskEvent, Severity
-from cluster.foundation.repository import Repository
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.records import RiskEvent, Severity
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from actors.execution.broker import BrokerSnapshot, MarketItem, Polled
-from cluster.foundation.ids import MAX_CLIENT_ORDER_ID
-from cluster.foundation.orders import is_terminal_status, price_decimal
-from cluster.foundation.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
+from cluster.foundation.domain.ids import MAX_CLIENT_ORDER_ID
+from cluster.foundation.domain.orders import is_terminal_status, price_decimal
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderStatus, OrderUpdate, Quote
 
 _ID_NAMESPACE = uuid.UUID("6f1d3c1e-5a0b-4d7e-9c2a-3b8e4f5a6d71")
 _PRICE_STEP = Decimal("0.0001")

@@ -17,15 +17,15 @@ from actors.market_data.book import BookKeeper
 from actors.market_data.history import BatchHistory
 from actors.market_data.journal import LiveJournal
 from actors.market_data.synthetic import SyntheticSource
-from cluster.foundation import bus, ray_calls
-from cluster.foundation.actor_base import ActorShell
-from cluster.foundation.errors import DataError, DependencyDown
-from cluster.foundation.market_files import open_source
-from cluster.foundation.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
-from cluster.foundation.observability import BusLossExporter, declare_no_alpaca_feed
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import make_state_store
-from cluster.foundation.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
+from cluster.foundation.domain.errors import DataError, DependencyDown
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import Bar, BatchEnd, Message, Quote, Settled, Trade
+from cluster.foundation.runtime import bus, ray_calls
+from cluster.foundation.runtime.actor_base import ActorShell
+from cluster.foundation.runtime.metrics import EVENTS_OUT, MARKET_DATA_LAST_BATCH, Metrics
+from cluster.foundation.runtime.observability import BusLossExporter, declare_no_alpaca_feed
+from cluster.foundation.storage.factory import make_state_store
+from cluster.foundation.storage.market_files import open_source
 
 MarketItem = Bar | Quote | Trade
 LIVE_HISTORY_BATCHES = 5_000
@@ -51,7 +51,7 @@ class MarketDataActor(ActorShell):
         self.bus_loss = BusLossExporter(self.metrics, self.log, self.name)
         if self.replay:
             declare_no_alpaca_feed(self.metrics)
-        # The Alpaca source, once wired here, calls cluster.foundation.observability.export_feed_status(self.metrics,
+        # The Alpaca source, once wired here, calls cluster.foundation.runtime.observability.export_feed_status(self.metrics,
         # feed, alpaca_feed.status()) once per published batch (alpaca_websocket_connected{feed}).
         self.batch = 0
         self.settled = 0
@@ -192,7 +192,7 @@ class MarketDataActor(ActorShell):
             stream = open_source(files, md.start, md.end, set(self.settings.signal.universe), on_error=self._data_error)
         else:
             from actors.market_data.live import open_alpaca_pump
-            from cluster.foundation.storage import make_repository
+            from cluster.foundation.storage.factory import make_repository
 
             self.repo = make_repository(self.settings, self.name)
             self._live = open_alpaca_pump(self.settings, self.repo.record_risk_event, self.metrics,

@@ -1,7 +1,7 @@
 """AlpacaFeed: the live market-data websocket (stocks v2 iex/sip, crypto v1beta3) behind a polled facade.
 
 The market-data actor's loop is synchronous, aiohttp is not: like AlpacaBroker, the session and the
-socket live on an asyncio loop that the owner's thread drives (cluster/foundation/loop_io.py), in
+socket live on an asyncio loop that the owner's thread drives (cluster/foundation/runtime/loop_io.py), in
 poll(), wait() and the other facade calls. The connection task parses and orders each frame (the pure
 FeedParser and FeedSequencer) and appends the wire messages to a deque on that same thread, then wakes
 the owner's wait; poll() drains the deque. No thread hands anything to another.
@@ -31,9 +31,9 @@ from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
 from actors.market_data.alpaca_feed_history import fetch_bars
 from actors.market_data.alpaca_feed_parse import Control, FeedItem, FeedParser, FrameProblem
 from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
-from cluster.foundation.errors import DependencyDown, TemporaryError
-from cluster.foundation.loop_io import LoopIO
-from cluster.foundation.records import RiskEvent, Severity
+from cluster.foundation.domain.errors import DependencyDown, TemporaryError
+from cluster.foundation.domain.records import RiskEvent, Severity
+from cluster.foundation.runtime.loop_io import LoopIO
 
 __all__ = ["AlpacaFeed", "AlpacaFeedConfig"]
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from actors.execution.alpaca_rest import AlpacaConfig
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import AlpacaSettings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import AlpacaSettings
 
 
 @dataclass(frozen=True, slots=True)

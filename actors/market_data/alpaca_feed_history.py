@@ -14,8 +14,8 @@ import aiohttp
 import msgspec
 
 from actors.market_data.alpaca_feed_parse import rfc3339_to_ns
-from cluster.foundation.errors import DependencyDown, TemporaryError
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.errors import DependencyDown, TemporaryError
+from cluster.foundation.domain.wire import Bar
 
 NS_PER_S = 1_000_000_000
 

@@ -1,4 +1,4 @@
-"""Alpaca market-data frames (stocks v2, crypto v1beta3; JSON or msgpack) -> cluster.foundation.wire messages.
+"""Alpaca market-data frames (stocks v2, crypto v1beta3; JSON or msgpack) -> cluster.foundation.domain.wire messages.
 
 A frame is an array of messages keyed by "T" (docs/alpaca-protocol.md A3). The whole frame is
 decoded in one typed msgspec call (the fast path); only when that fails is it split into single
@@ -24,8 +24,8 @@ import msgspec
 
 from actors.execution.alpaca_updates import parse_rfc3339_ns
 from actors.market_data.book import BookKeeper, OrderBook
-from cluster.foundation.errors import BadInput
-from cluster.foundation.wire import Bar, BookUpdate, Quote, Trade
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.wire import Bar, BookUpdate, Quote, Trade
 
 FeedItem = Bar | Quote | Trade | BookUpdate
 ProblemKind = Literal["bad_frame", "bad_message", "unknown_type"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import msgspec
 
 from actors.market_data.alpaca_feed_parse import FeedItem
-from cluster.foundation.wire import Bar, BookUpdate, Quote, Trade
+from cluster.foundation.domain.wire import Bar, BookUpdate, Quote, Trade
 
 _KIND: dict[type, str] = {Bar: "bar", Quote: "quote", Trade: "trade", BookUpdate: "book"}
 

@@ -11,8 +11,8 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
 
-from cluster.foundation import bus
-from cluster.foundation.errors import BadInput
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.runtime import bus
 
 _TS = attrgetter("ts_ns")
 

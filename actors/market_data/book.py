@@ -12,8 +12,8 @@ from typing import Literal
 
 import msgspec
 
-from cluster.foundation.errors import BadInput
-from cluster.foundation.wire import Bar, BookUpdate, Quote, Trade
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.wire import Bar, BookUpdate, Quote, Trade
 
 BookSide = Literal["bid", "ask"]
 BookState = Literal["ok", "locked", "crossed", "one_sided", "empty"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from cluster.foundation.wire import Bar, Quote, Trade
+from cluster.foundation.domain.wire import Bar, Quote, Trade
 
 MarketItem = Bar | Quote | Trade
 Entry = tuple[int, list[MarketItem], bool]

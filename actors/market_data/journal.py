@@ -4,8 +4,8 @@ what may have been lost with the old process, and backfills from the last bar of
 
 from __future__ import annotations
 
-from cluster.foundation.state_store import JournalEntry, MarketItem, StateStore
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.wire import Bar
+from cluster.foundation.storage.state_store import JournalEntry, MarketItem, StateStore
 
 PRUNE_EVERY = 500
 

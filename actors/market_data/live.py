@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from actors.market_data.alpaca_feed_parse import FeedItem
 from actors.market_data.live_batcher import LiveBatcher, MarketItem
-from cluster.foundation.metrics import ALPACA_WEBSOCKET_CONNECTED, Metrics
-from cluster.foundation.records import RiskEvent
-from cluster.foundation.settings import Settings
-from cluster.foundation.wire import Bar, Quote, Trade
+from cluster.foundation.domain.records import RiskEvent
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import Bar, Quote, Trade
+from cluster.foundation.runtime.metrics import ALPACA_WEBSOCKET_CONNECTED, Metrics
 
 SETTLE_NS = 30_000_000  # an instant still arriving within 30 ms is kept together
 

@@ -11,7 +11,7 @@ after a newer quote of another). Pure: the caller passes the monotonic time in.
 from __future__ import annotations
 
 from actors.market_data.batcher import batches
-from cluster.foundation.wire import Bar, Quote, Trade
+from cluster.foundation.domain.wire import Bar, Quote, Trade
 
 MarketItem = Bar | Quote | Trade
 

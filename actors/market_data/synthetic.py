@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 
 # 2024-01-02T14:30:00Z, a US market open: a fixed default keeps runs reproducible.
 DEFAULT_START_NS: Final = 1_704_205_800 * 1_000_000_000

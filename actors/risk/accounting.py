@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from cluster.foundation.errors import TradingError
-from cluster.foundation.records import DailyPnlRow, PositionRow
+from cluster.foundation.domain.errors import TradingError
+from cluster.foundation.domain.records import DailyPnlRow, PositionRow
 
 ZERO = Decimal(0)
 COST_QUANTUM = Decimal("1e-12")  # rounding of the cost taken out by a partial close

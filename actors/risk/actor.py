@@ -1,7 +1,7 @@
 """RiskActor (singleton): the only place where signals become orders.
 
 Batch k is decided when (a) the feed's BatchEnd(k) has arrived, (b) every signal group has sent its
-SignalBatch(k) and (c) execution has settled batch k-2: the BatchGate (cluster/foundation/batch_gate.py)
+SignalBatch(k) and (c) execution has settled batch k-2: the BatchGate (cluster/foundation/domain/batch_gate.py)
 pipelines risk one batch ahead of execution, so batch k+1 is decided while execution works on k.
 Marks and signals of the batch are merged in event-time order (actors/risk/batch.py), so the decisions
 depend only on the data, never on message timing: a replay decides the same orders every time. Order
@@ -27,12 +27,25 @@ from actors.risk import recovery
 from actors.risk.batch import apply_reports, broker_market, decide_batch, settles_at_or_before
 from actors.risk.core import RiskCore
 from actors.risk.liquidation import liquidation_intents
-from cluster.foundation import bus, ray_calls
-from cluster.foundation.actor_base import ActorShell, EventClock
-from cluster.foundation.batch_gate import BatchGate
-from cluster.foundation.batch_latency import BatchLatency
-from cluster.foundation.batches import BatchAssembler
-from cluster.foundation.metrics import (
+from cluster.foundation.domain.batch_gate import BatchGate
+from cluster.foundation.domain.batches import BatchAssembler
+from cluster.foundation.domain.records import RiskEvent
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import (
+    Bar,
+    OrderBatch,
+    OrderIntent,
+    OrderUpdate,
+    Quote,
+    Settled,
+    Signal,
+    SignalBatch,
+    Trade,
+)
+from cluster.foundation.runtime import bus, ray_calls
+from cluster.foundation.runtime.actor_base import ActorShell, EventClock
+from cluster.foundation.runtime.batch_latency import BatchLatency
+from cluster.foundation.runtime.metrics import (
     CIRCUIT_BREAKER_STATUS,
     DAILY_PNL_USD,
     EVENTS_IN,
@@ -47,21 +60,8 @@ from cluster.foundation.metrics import (
     BreakerCode,
     Metrics,
 )
-from cluster.foundation.observability import BusLossExporter, DatabaseProbe
-from cluster.foundation.records import RiskEvent
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import make_repository
-from cluster.foundation.wire import (
-    Bar,
-    OrderBatch,
-    OrderIntent,
-    OrderUpdate,
-    Quote,
-    Settled,
-    Signal,
-    SignalBatch,
-    Trade,
-)
+from cluster.foundation.runtime.observability import BusLossExporter, DatabaseProbe
+from cluster.foundation.storage.factory import make_repository
 
 MARKET = "market"  # the gate's part for the feed's batch; signal groups are parts by their names
 Report = tuple[list[OrderUpdate], bool]  # a settled batch's updates and its final flag

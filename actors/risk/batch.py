@@ -7,7 +7,7 @@
   checked after every fill the core books (a repeated report books nothing and is not counted).
 
 Which reports are applied before which batch is decided is the BatchGate's schedule
-(cluster/foundation/batch_gate.py), the same in both runners.
+(cluster/foundation/domain/batch_gate.py), the same in both runners.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from actors.risk.core import Approved, RiskCore
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Settled, Signal, Trade
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate, Quote, Settled, Signal, Trade
 
 MarketItem = Bar | Quote | Trade
 _EVENT_ORDER = itemgetter(0, 1, 2)  # time, mark before signal, symbol

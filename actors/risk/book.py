@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from cluster.foundation.orders import is_terminal_status
-from cluster.foundation.wire import OrderUpdate
+from cluster.foundation.domain.orders import is_terminal_status
+from cluster.foundation.domain.wire import OrderUpdate
 
 ZERO = Decimal(0)
 

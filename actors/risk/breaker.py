@@ -15,8 +15,8 @@ from typing import Literal
 
 import msgspec
 
-from cluster.foundation.errors import InvalidTransition
-from cluster.foundation.records import BreakerRecord
+from cluster.foundation.domain.errors import InvalidTransition
+from cluster.foundation.domain.records import BreakerRecord
 
 BreakerState = Literal["closed", "open", "reducing"]
 BreakerTrigger = Literal["trip", "cooldown_elapsed", "reset", "day_rollover", "new_day"]

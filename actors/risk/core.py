@@ -30,11 +30,11 @@ from actors.risk.marks import Marks
 from actors.risk.sizing import Limits, Target, close_slice, entry_size, targets_from_orders
 from actors.risk.staleness import book_is_stale
 from actors.risk.status import status_of
-from cluster.foundation.ids import parse_client_order_id
-from cluster.foundation.orders import FillLedger, plain_qty, price_decimal
-from cluster.foundation.records import BreakerRecord, DailyPnlRow, PositionRow, RiskEvent, Severity
-from cluster.foundation.settings import RiskSettings
-from cluster.foundation.wire import OrderIntent, OrderUpdate, Signal
+from cluster.foundation.domain.ids import parse_client_order_id
+from cluster.foundation.domain.orders import FillLedger, plain_qty, price_decimal
+from cluster.foundation.domain.records import BreakerRecord, DailyPnlRow, PositionRow, RiskEvent, Severity
+from cluster.foundation.domain.settings import RiskSettings
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate, Signal
 
 _QUIET = ("at_target", "order_pending")  # a follow-up held back by these records no event
 

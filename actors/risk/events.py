@@ -10,10 +10,10 @@ import msgspec
 
 from actors.risk.accounting import ZERO, Portfolio
 from actors.risk.rules import Rejection
-from cluster.foundation.ids import client_order_id
-from cluster.foundation.orders import FillLedger
-from cluster.foundation.records import RiskEvent, Severity
-from cluster.foundation.wire import OrderIntent, OrderUpdate, Signal
+from cluster.foundation.domain.ids import client_order_id
+from cluster.foundation.domain.orders import FillLedger
+from cluster.foundation.domain.records import RiskEvent, Severity
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate, Signal
 
 
 class Approved(msgspec.Struct, frozen=True):

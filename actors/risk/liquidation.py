@@ -10,7 +10,7 @@ once it fills. `request_ns` names the kill in its orders' ids: give each kill it
 from __future__ import annotations
 
 from actors.risk.core import RiskCore
-from cluster.foundation.wire import OrderIntent
+from cluster.foundation.domain.wire import OrderIntent
 
 
 def liquidation_intents(core: RiskCore, by: str, request_ns: int | None = None) -> list[OrderIntent]:

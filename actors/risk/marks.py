@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cluster.foundation.orders import price_decimal
+from cluster.foundation.domain.orders import price_decimal
 
 
 class Marks:

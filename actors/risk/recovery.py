@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from actors.risk.batch import Clock, MarketItem, apply_reports, decide_batch
 from actors.risk.core import RiskCore
-from cluster.foundation import ray_calls
-from cluster.foundation.batch_gate import BatchGate
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.records import BreakerRecord, PositionRow, RiskEvent
-from cluster.foundation.repository import Repository
-from cluster.foundation.settings import Settings
-from cluster.foundation.wire import OrderUpdate, Signal, SignalBatch
+from cluster.foundation.domain.batch_gate import BatchGate
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.records import BreakerRecord, PositionRow, RiskEvent
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import OrderUpdate, Signal, SignalBatch
+from cluster.foundation.runtime import ray_calls
+from cluster.foundation.storage.repository import Repository
 
 _ALL = 2**62
 
@@ -236,7 +236,7 @@ def signals_after(namespace: str, groups: list[str], after: int) -> list[SignalB
 
 def group_schedule(settings: Settings) -> list[tuple[int, list[str]]]:
     """Which groups answer from which batch, as the supervisor last wrote it (empty when unknown)."""
-    from cluster.foundation.storage import make_state_store
+    from cluster.foundation.storage.factory import make_state_store
 
     store = make_state_store(settings)
     try:

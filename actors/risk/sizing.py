@@ -15,8 +15,8 @@ from decimal import Decimal
 import msgspec
 
 from actors.risk import rules
-from cluster.foundation.ids import Origin, client_order_id, parse_client_order_id
-from cluster.foundation.wire import OrderIntent
+from cluster.foundation.domain.ids import Origin, client_order_id, parse_client_order_id
+from cluster.foundation.domain.wire import OrderIntent
 
 
 class Limits(msgspec.Struct, frozen=True):

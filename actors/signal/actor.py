@@ -16,10 +16,12 @@ from typing import Any
 from actors.signal.core import SignalCore
 from actors.signal.model_slot import ModelSlot
 from actors.signal.strategy import RuleBasedBaseline
-from cluster.foundation import bus, ray_calls
-from cluster.foundation.actor_base import ActorShell
-from cluster.foundation.batches import BatchAssembler
-from cluster.foundation.metrics import (
+from cluster.foundation.domain.batches import BatchAssembler
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import Bar, BatchEnd, Quote, SignalBatch
+from cluster.foundation.runtime import bus, ray_calls
+from cluster.foundation.runtime.actor_base import ActorShell
+from cluster.foundation.runtime.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
     FEATURE_UPDATE_SECONDS,
@@ -29,8 +31,6 @@ from cluster.foundation.metrics import (
     SIGNALS,
     Metrics,
 )
-from cluster.foundation.settings import Settings
-from cluster.foundation.wire import Bar, BatchEnd, Quote, SignalBatch
 from models.protocol import Model
 
 SENT_HISTORY_BATCHES = 100_000

@@ -24,9 +24,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from cluster.foundation.errors import BadInput
-from cluster.foundation.ids import correlation_id
-from cluster.foundation.wire import Bar, Quote, Signal, SignalBatch
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.ids import correlation_id
+from cluster.foundation.domain.wire import Bar, Quote, Signal, SignalBatch
 from models.features.spec import FEATURE_NAMES
 from models.features.streaming import StreamingFeatures
 from models.features.vector import VectorFeatures, rounds

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cluster.foundation.errors import TemporaryError
+from cluster.foundation.domain.errors import TemporaryError
 from models.protocol import Model
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from cluster.foundation.settings import SignalSettings
+from cluster.foundation.domain.settings import SignalSettings
 from models.features.spec import FEATURE_NAMES, spec_hash
 
 _RSI = FEATURE_NAMES.index("rsi_14")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
-from cluster.foundation.db.types import Money
+from cluster.foundation.storage.db.types import Money
 
 revision: str = '0001'
 down_revision: str | None = None

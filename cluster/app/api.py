@@ -49,9 +49,9 @@ from cluster.app.control import (
     parse_limit,
     parse_order_status,
 )
-from cluster.foundation.errors import ConfigError, DependencyDown
-from cluster.foundation.records import AuditRecord
-from cluster.foundation.settings import ControlApiSettings, is_wildcard_host
+from cluster.foundation.domain.errors import ConfigError, DependencyDown
+from cluster.foundation.domain.records import AuditRecord
+from cluster.foundation.domain.settings import ControlApiSettings, is_wildcard_host
 
 logger = logging.getLogger(__name__)
 

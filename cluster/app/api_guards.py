@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from cluster.foundation.errors import BadInput
-from cluster.foundation.settings import ControlApiSettings, is_wildcard_host
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.settings import ControlApiSettings, is_wildcard_host
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]

@@ -10,8 +10,8 @@ from cluster.app.api import ApiServer
 from cluster.app.api_token import with_token
 from cluster.app.control_plane import SupervisorControlPlane
 from cluster.app.supervisor import Supervisor
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import make_repository
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.storage.factory import make_repository
 
 log = logging.getLogger("trading.api")
 

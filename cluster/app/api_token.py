@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import ControlApiSettings
 
 TOKEN_FILE_NAME = "control_api.token"
 TOKEN_BYTES = 32

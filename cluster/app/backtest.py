@@ -12,7 +12,7 @@ core exactly what its actor sees, in the order it sees it:
   end_batch(k);
 * risk decides batch k with the feed's marks (bars, trades) and every group's signals of k
   (actors/risk/batch.py `decide_batch`, the risk actor's own function), on the BatchGate's
-  schedule (cluster/foundation/batch_gate.py): the updates of batch k-2 are booked just before
+  schedule (cluster/foundation/domain/batch_gate.py): the updates of batch k-2 are booked just before
   k is decided, those of k-1 are not yet (in the cluster, execution works on k-1 meanwhile);
 * execution submits batch k's orders, then shows batch k's market data to the broker; the
   updates are batch k's settlement, handed to the gate.
@@ -39,22 +39,22 @@ from actors.risk.recovery import restore_from_storage
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
 from cluster.app.summary import build_summary
-from cluster.foundation.actor_base import EventClock
-from cluster.foundation.backtest_repo import (
+from cluster.foundation.domain.batch_gate import BatchGate
+from cluster.foundation.domain.errors import DataError
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate, Quote, Signal, Trade, as_dict
+from cluster.foundation.runtime.actor_base import EventClock
+from cluster.foundation.runtime.grouping import GroupChoice, choose_groups, offered_signal_slots
+from cluster.foundation.storage.backtest_repo import (
     RunIntentLog,
     create_migrated_sqlite,
     default_schema_cache,
     is_new_database,
     sqlite_path,
 )
-from cluster.foundation.batch_gate import BatchGate
-from cluster.foundation.errors import DataError
-from cluster.foundation.grouping import GroupChoice, choose_groups, offered_signal_slots
-from cluster.foundation.market_files import open_source
-from cluster.foundation.repository import Repository
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import database_url, make_repository, migrate
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Signal, Trade, as_dict
+from cluster.foundation.storage.factory import database_url, make_repository, migrate
+from cluster.foundation.storage.market_files import open_source
+from cluster.foundation.storage.repository import Repository
 from models.protocol import Model
 
 log = logging.getLogger("trading.backtest")

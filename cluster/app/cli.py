@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cluster.foundation.errors import ConfigError, DependencyDown, TradingError
-from cluster.foundation.settings import Settings, load_settings
+from cluster.foundation.domain.errors import ConfigError, DependencyDown, TradingError
+from cluster.foundation.domain.settings import Settings, load_settings
 
 log = logging.getLogger("trading.cli")
 
@@ -61,7 +61,7 @@ def _pin_control_token(settings: Settings, root: Settings) -> Settings:
 def _with_bus_keys(settings: Settings) -> Settings:
     """The bus's CURVE keys for this run (pinned ones kept): made here, where the run starts, they reach
     every actor and the detached supervisor in their constructor arguments and survive their restarts."""
-    from cluster.foundation.bus_curve import with_curve_keys
+    from cluster.foundation.runtime.bus_curve import with_curve_keys
 
     return with_curve_keys(settings)
 
@@ -133,14 +133,14 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from cluster.foundation.storage import database_url, migrate
+    from cluster.foundation.storage.factory import database_url, migrate
 
     settings = load_settings()
     if args.db_command == "upgrade":
         migrate(settings)
         print("database schema is at head")
     elif args.db_command == "maintain":
-        from cluster.foundation.db import maintain_partitions
+        from cluster.foundation.storage.db import maintain_partitions
 
         report = maintain_partitions(database_url(settings), settings.database.partition_months_ahead,
                                      settings.database.retention_years)
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from cluster.foundation.logs import configure_logging
+    from cluster.foundation.runtime.logs import configure_logging
 
     try:
         configure_logging(load_settings().logging, verbose=args.verbose)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from rich.console import Console
 from rich.table import Table
 
-from cluster.foundation.errors import ConfigError
+from cluster.foundation.domain.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_REFUSED = 2
@@ -96,7 +96,7 @@ def _refusal(method: str, path: str, exc: urllib.error.HTTPError) -> CliFailure:
 
 
 def _settings() -> Any:
-    from cluster.foundation.settings import settings
+    from cluster.foundation.domain.settings import settings
 
     try:
         return settings()
@@ -117,7 +117,7 @@ def _stored_token(tree: Any) -> str | None:
 def client_from_args(args: argparse.Namespace) -> ControlClient:
     """--api/--token/--operator, else the settings tree (config/*.toml, then TRADING_* env), else the
     token the running cluster keeps in <state_dir>/control_api.token."""
-    from cluster.foundation.settings import is_wildcard_host
+    from cluster.foundation.domain.settings import is_wildcard_host
 
     api = args.api
     token = args.token

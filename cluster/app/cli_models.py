@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cluster.foundation.settings import load_settings
+from cluster.foundation.domain.settings import load_settings
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
-from cluster.foundation.errors import BadInput, ConfigError, DependencyDown
-from cluster.foundation.settings import ControlApiSettings, is_loopback_host
+from cluster.foundation.domain.errors import BadInput, ConfigError, DependencyDown
+from cluster.foundation.domain.settings import ControlApiSettings, is_loopback_host
 
 MAX_REASON_CHARS = 500
 MIN_GROUPS = 1

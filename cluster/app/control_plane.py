@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from cluster.app.supervisor import Supervisor
-from cluster.foundation import ray_calls
-from cluster.foundation.errors import BadInput, ConfigError, DependencyDown
-from cluster.foundation.settings import Settings
+from cluster.foundation.domain.errors import BadInput, ConfigError, DependencyDown
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.runtime import ray_calls
 
 
 class SupervisorControlPlane:

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from cluster.app.supervisor_actor import SUPERVISOR_NAME, SupervisorActor
-from cluster.foundation import placement, ray_calls
-from cluster.foundation.bus_curve import with_curve_keys
-from cluster.foundation.errors import ConfigError, DependencyDown
-from cluster.foundation.settings import Settings
+from cluster.foundation.domain.errors import ConfigError, DependencyDown
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.runtime import placement, ray_calls
+from cluster.foundation.runtime.bus_curve import with_curve_keys
 
 START_TIMEOUT_S = 180.0
 

@@ -20,9 +20,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cluster.foundation import ray_calls
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import RaySettings, Settings, is_wildcard_host
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import RaySettings, Settings, is_wildcard_host
+from cluster.foundation.runtime import ray_calls
 from models.registry import DEFAULT_PROMOTION_MARGIN, ModelRecord, registry_from_settings
 
 SIGNAL_PREFIX = "signal-"
@@ -136,7 +136,7 @@ DATABASE_URL_ENV = "TRADING_DATABASE__URL"
 
 def retrain_args(settings: Settings, args: Sequence[str]) -> list[str]:
     """Training arguments, completed so the job registers into the cluster's own registry."""
-    from cluster.foundation.storage import database_url
+    from cluster.foundation.storage.factory import database_url
     from models.jobs import has_password, secret_ref
 
     out = list(args)

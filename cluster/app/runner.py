@@ -26,9 +26,9 @@ from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
-from cluster.foundation import ray_calls
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.settings import REPO_ROOT, Settings, is_loopback_host
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.settings import REPO_ROOT, Settings, is_loopback_host
+from cluster.foundation.runtime import ray_calls
 
 log = logging.getLogger("trading.live")
 END_GRACE_S = 2.0  # after the last release, time for the frames in flight to reach the feed

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cluster.foundation import ray_calls
+from cluster.foundation.runtime import ray_calls
 
 
 class StatusCalls:

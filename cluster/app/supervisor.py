@@ -23,10 +23,11 @@ from actors.signal.actor import SignalActor, signal_actor_name
 from cluster.app.progress import StallWatch
 from cluster.app.status_calls import StatusCalls
 from cluster.app.summary import build_summary
-from cluster.foundation import placement, ray_calls
-from cluster.foundation.bus_curve import with_curve_keys
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.grouping import (
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.runtime import placement, ray_calls
+from cluster.foundation.runtime.bus_curve import with_curve_keys
+from cluster.foundation.runtime.grouping import (
     choose_groups,
     local_signal_slots,
     offered_signal_slots,
@@ -34,10 +35,9 @@ from cluster.foundation.grouping import (
     plan_groups,
     signal_slots_from,
 )
-from cluster.foundation.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
-from cluster.foundation.settings import Settings
-from cluster.foundation.state_store import StateStore
-from cluster.foundation.storage import make_state_store, migrate
+from cluster.foundation.runtime.metrics import ACTOR_RESTARTS, PIPELINE_STALL_SECONDS, Metrics
+from cluster.foundation.storage.factory import make_state_store, migrate
+from cluster.foundation.storage.state_store import StateStore
 
 log = logging.getLogger("trading.supervisor")
 

@@ -17,11 +17,11 @@ import traceback
 from typing import Any
 
 from cluster.app.supervisor import DESIRED_STATE_KEY, RECONCILE_INTERVAL_S, Supervisor
-from cluster.foundation import ray_calls
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.logs import configure_logging
-from cluster.foundation.settings import Settings
-from cluster.foundation.storage import make_state_store
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.runtime import ray_calls
+from cluster.foundation.runtime.logs import configure_logging
+from cluster.foundation.storage.factory import make_state_store
 
 SUPERVISOR_NAME = "supervisor"
 log = logging.getLogger("trading.supervisor")
@@ -146,7 +146,7 @@ class SupervisorActor:
         from cluster.app.api import ApiServer
         from cluster.app.api_token import with_token
         from cluster.app.control_plane import SupervisorControlPlane
-        from cluster.foundation.storage import make_repository
+        from cluster.foundation.storage.factory import make_repository
 
         repo = make_repository(settings, "control")
         control = with_token(settings.control_api, settings.resolve(settings.state_dir))

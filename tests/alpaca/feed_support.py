@@ -11,7 +11,7 @@ from typing import Any
 
 from actors.market_data.alpaca_feed import AlpacaFeed, AlpacaFeedConfig
 from actors.market_data.alpaca_feed_parse import FeedItem
-from cluster.foundation.records import RiskEvent
+from cluster.foundation.domain.records import RiskEvent
 from tests.alpaca.conftest import RunningSim
 
 

@@ -11,9 +11,9 @@ from actors.execution.alpaca_broker import AlpacaBroker
 from actors.execution.broker import Broker, Reconnected
 from actors.execution.core import ExecutionCore
 from actors.execution.live_reconcile import BrokerReconciler
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 from tests.alpaca.conftest import QUOTE_BARS, RunningSim, csv_row
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from actors.market_data.alpaca_feed import AlpacaFeed, AlpacaFeedConfig
 from actors.market_data.alpaca_feed_parse import FeedItem
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.wire import Bar
 from tests.alpaca.conftest import TRADE_BARS, RunningSim, csv_row
 from tests.alpaca.feed_support import EventSink, drain, feed_config, iso_ns, wait_feed
 

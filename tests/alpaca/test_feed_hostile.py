@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from actors.market_data.alpaca_feed import AlpacaFeed, AlpacaFeedConfig
 from actors.market_data.alpaca_feed_parse import FeedItem
 from actors.market_data.alpaca_feed_sequence import FeedSequencer, Released
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.wire import Bar
 from tests.alpaca.conftest import TRADE_BARS, csv_row
 from tests.alpaca.feed_support import EventSink, drain, iso_ns, wait_feed
 

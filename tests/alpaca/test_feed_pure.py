@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from actors.market_data.alpaca_feed_parse import FeedParser, ext_to_ns, rfc3339_to_ns
 from actors.market_data.alpaca_feed_sequence import FeedSequencer
-from cluster.foundation.wire import Bar, BookUpdate, Quote, Trade
+from cluster.foundation.domain.wire import Bar, BookUpdate, Quote, Trade
 from tests.alpaca.conftest import TRADE_BARS
 from tests.alpaca.feed_support import csv_bars, iso_ns
 

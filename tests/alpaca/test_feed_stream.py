@@ -8,7 +8,7 @@ import pytest
 
 from actors.market_data.alpaca_feed import AlpacaFeed
 from actors.market_data.alpaca_feed_parse import FeedItem
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 from tests.alpaca.conftest import QUOTE_BARS, TRADE_BARS, RunningSim
 from tests.alpaca.feed_support import EventSink, csv_bars, drain, feed_config, iso_ns, wait_feed
 

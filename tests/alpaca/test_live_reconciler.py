@@ -11,9 +11,9 @@ from decimal import Decimal
 from actors.execution.broker import Broker, BrokerSnapshot, Polled, Reconnected
 from actors.execution.core import ExecutionCore
 from actors.execution.live_reconcile import BrokerReconciler
-from cluster.foundation.errors import TemporaryError
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.domain.errors import TemporaryError
+from cluster.foundation.domain.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 from tests.alpaca.conftest import QUOTE_BARS, csv_row
 from tests.kit.broker import QuietBroker
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from actors.execution.alpaca_broker import AlpacaBroker
 from actors.market_data.alpaca_feed import AlpacaFeed
 from actors.market_data.alpaca_feed_parse import FeedItem
-from cluster.foundation.wire import Bar, OrderIntent
+from cluster.foundation.domain.wire import Bar, OrderIntent
 from tests.alpaca.conftest import RunningSim
 from tests.alpaca.feed_support import drain, feed_config
 from tests.alpaca.test_broker_orders import through_core, wait_core

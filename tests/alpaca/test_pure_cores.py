@@ -15,7 +15,7 @@ from alpaca_sim.data import QuoteEvent, read_events
 from alpaca_sim.models import OrderRequest, SimRejection
 from alpaca_sim.orders import MatchingEngine
 from alpaca_sim.timefmt import parse_rfc3339_ns
-from cluster.foundation.errors import ConfigError, OrderRejected, RateLimited, TemporaryError
+from cluster.foundation.domain.errors import ConfigError, OrderRejected, RateLimited, TemporaryError
 from tests.alpaca.conftest import QUOTE_BARS
 
 _QUOTES = {(e.symbol, e.ts_ns): e for e in read_events(QUOTE_BARS) if isinstance(e, QuoteEvent)}

@@ -18,8 +18,8 @@ from actors.execution.reconcile import (
     apply_reconcile,
     reconcile,
 )
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.domain.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 from tests.alpaca.conftest import QUOTE_BARS, csv_row
 from tests.kit.broker import QuietBroker
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from actors.execution.alpaca_broker import AlpacaBroker
 from actors.execution.core import ExecutionCore
 from actors.execution.reconcile import apply_reconcile, load_alpaca_snapshot
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent
+from cluster.foundation.domain.wire import OrderIntent
+from cluster.foundation.storage.repository import InMemoryRepository
 from tests.alpaca.conftest import QUOTE_BARS, RunningSim, csv_row
 
 NOW = 1_381_152_660_000_000_000

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alpaca_sim.data import BarEvent, QuoteEvent, TradeEvent, read_events
-from cluster.foundation.errors import DataError
+from cluster.foundation.domain.errors import DataError
 from tests.alpaca.conftest import QUOTE_BARS, TRADE_BARS
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
 from cluster.app.api import ApiServer
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.settings import ControlApiSettings
 from tests.kit.clock import FakeClock
 
 # Property tests of this directory: HYPOTHESIS_PROFILE=slow runs 5,000 examples each, the default 200.

@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.foundation.records import AuditRecord
+from cluster.foundation.domain.records import AuditRecord
 from tests.kit.control_plane import (  # noqa: F401 - re-exported for the API tests
     DATA,
     NS,

@@ -9,9 +9,9 @@ from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, call
 from pydantic import SecretStr
 
 from cluster.app.api import ApiServer
-from cluster.foundation.errors import ConfigError, DependencyDown
-from cluster.foundation.records import AuditRecord
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.errors import ConfigError, DependencyDown
+from cluster.foundation.domain.records import AuditRecord
+from cluster.foundation.domain.settings import ControlApiSettings
 
 ACTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("/breaker/trip", {}, "breaker.trip", "trip_breaker"),

@@ -7,7 +7,7 @@ from control_api_fakes import TOKEN, FakeControlPlane, call
 
 from cluster.app.api import ApiServer
 from cluster.app.control import INTERNAL_ERROR_MESSAGE
-from cluster.foundation.errors import BadInput, ConfigError, DependencyDown, RateLimited
+from cluster.foundation.domain.errors import BadInput, ConfigError, DependencyDown, RateLimited
 
 CASES = [
     (BadInput("symbol 'ZZZ' is not in the universe"), 400, "bad_request", "symbol 'ZZZ' is not in the universe"),

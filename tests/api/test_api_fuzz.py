@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 
 from cluster.app.api import ROUTES, ApiServer
 from cluster.app.api_openapi import openapi_document
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.settings import ControlApiSettings
 
 FUZZ = settings.get_profile("fuzz")
 SCHEMA = schemathesis.openapi.from_dict(openapi_document())

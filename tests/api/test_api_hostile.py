@@ -13,8 +13,8 @@ from raw_http import request_bytes, send_raw
 
 from cluster.app.api import ApiServer, create_app
 from cluster.app.api_token import load_or_create_token, read_token, token_path, with_token
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import ControlApiSettings, RaySettings, is_loopback_host
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import ControlApiSettings, RaySettings, is_loopback_host
 
 KILL = {"reason": "drill", "flatten": True}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -94,7 +94,7 @@ def test_cli_when_no_token_given_then_it_reads_the_stored_one(
         capsys: pytest.CaptureFixture[str]) -> None:
     # Arrange: a server whose token lives only in the state directory, as `run` starts it
     from cluster.app.cli_control import EXIT_OK, main
-    from cluster.foundation import settings as settings_module
+    from cluster.foundation.domain import settings as settings_module
 
     monkeypatch.setenv("TRADING_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("TRADING_CONTROL_API__TOKEN", raising=False)

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from cluster.app.api import ApiServer, create_app
 from cluster.app.api_openapi import openapi_document
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.settings import ControlApiSettings
 
 _RESPONSES = {"type": "object", "minProperties": 1,
               "patternProperties": {"^([1-5][0-9]{2}|default)$": {"type": "object", "required": ["description"]}},

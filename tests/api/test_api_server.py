@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from cluster.app.api import ApiServer, create_app, ensure_safe_bind
 from cluster.app.control import PlaneTimeouts
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import ControlApiSettings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import ControlApiSettings
 
 
 def _unvalidated(host: str, token: str | None) -> ControlApiSettings:

@@ -12,7 +12,7 @@ from control_api_fakes import TOKEN, AuditLog, FakeControlPlane, session_bars
 
 from cluster.app.api import ApiServer
 from cluster.app.cli_control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, main
-from cluster.foundation.errors import ConfigError, DependencyDown
+from cluster.foundation.domain.errors import ConfigError, DependencyDown
 
 
 def _cli(server: ApiServer, *argv: str, token: str = TOKEN) -> int:

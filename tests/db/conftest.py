@@ -52,7 +52,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def migrated_url(db_url: str) -> str:
-    from cluster.foundation.db import upgrade
+    from cluster.foundation.storage.db import upgrade
 
     upgrade(db_url)
     return db_url

@@ -6,18 +6,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect
 
-from cluster.foundation.db import downgrade, upgrade
-from cluster.foundation.db.commands import current
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.db.models import Base
+from cluster.foundation.storage.db import downgrade, upgrade
+from cluster.foundation.storage.db.commands import current
+from cluster.foundation.storage.db.engine import make_engine
+from cluster.foundation.storage.db.models import Base
 
 TABLES = {"positions", "orders", "trades", "risk_events", "daily_pnl", "order_intents", "breaker_state",
           "model_versions", "audit_log"}
 
 
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    from cluster.foundation.db.models import PARTITIONED
-    from cluster.foundation.db.partitions import parse_partition_name
+    from cluster.foundation.storage.db.models import PARTITIONED
+    from cluster.foundation.storage.db.partitions import parse_partition_name
 
     parsed = parse_partition_name(name or "") if type_ == "table" else None
     return parsed is None or parsed[0] not in PARTITIONED

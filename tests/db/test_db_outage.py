@@ -19,10 +19,10 @@ from db_fault_proxy import FaultProxy
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from cluster.foundation.db import SqlRepository, WriterOptions, upgrade
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.settings import REPO_ROOT
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.settings import REPO_ROOT
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.storage.db import SqlRepository, WriterOptions, upgrade
+from cluster.foundation.storage.db.engine import make_engine
 
 DATA = REPO_ROOT / "data" / "us_equity_minute_trade_bars.csv"
 OUTAGE_START_NS = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z, the open

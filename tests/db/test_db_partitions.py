@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cluster.foundation.db import SqlRepository, maintain_partitions
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.records import RiskEvent
-from cluster.foundation.wire import OrderUpdate
+from cluster.foundation.domain.records import RiskEvent
+from cluster.foundation.domain.wire import OrderUpdate
+from cluster.foundation.storage.db import SqlRepository, maintain_partitions
+from cluster.foundation.storage.db.engine import make_engine
 
 OCT_2013 = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z (shipped data)
 MAR_2021 = 1_617_197_400_000_000_000  # 2021-03-31T13:30:00Z (last daily bar shipped)
@@ -54,7 +54,7 @@ def test_rows_when_written_on_postgres_then_each_lands_in_its_month_partition(
     fresh_postgres_url: object, tmp_path: Path
 ) -> None:
     # Arrange
-    from cluster.foundation.db import upgrade
+    from cluster.foundation.storage.db import upgrade
 
     url = fresh_postgres_url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
     upgrade(url)
@@ -74,7 +74,7 @@ def test_maintain_partitions_when_run_then_creates_ahead_and_drops_only_past_ret
     fresh_postgres_url: object, tmp_path: Path
 ) -> None:
     # Arrange: retention 10 years from 2024-01 keeps 2014-01 on; 2013-10 is past it
-    from cluster.foundation.db import upgrade
+    from cluster.foundation.storage.db import upgrade
 
     url = fresh_postgres_url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
     upgrade(url)
@@ -95,7 +95,7 @@ def test_maintain_partitions_when_run_then_creates_ahead_and_drops_only_past_ret
 
 def test_maintain_partitions_when_on_sqlite_then_rows_past_retention_are_deleted(tmp_path: Path) -> None:
     # Arrange
-    from cluster.foundation.db import upgrade
+    from cluster.foundation.storage.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'trading.db'}"
     upgrade(url)

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from cluster.foundation.db import SqlRepository
-from cluster.foundation.db import models as m
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.db.journal import Journal
-from cluster.foundation.db.ops import AuditOp, FillOp
-from cluster.foundation.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
-from cluster.foundation.settings import REPO_ROOT
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.records import AuditRecord, BreakerRecord, DailyPnlRow, PositionRow, RiskEvent
+from cluster.foundation.domain.settings import REPO_ROOT
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.storage.db import SqlRepository
+from cluster.foundation.storage.db import models as m
+from cluster.foundation.storage.db.engine import make_engine
+from cluster.foundation.storage.db.journal import Journal
+from cluster.foundation.storage.db.ops import AuditOp, FillOp
 
 T0 = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cluster.foundation.db import SqlRepository, WriterOptions
-from cluster.foundation.db import models as m
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.records import RiskEvent
+from cluster.foundation.domain.records import RiskEvent
+from cluster.foundation.storage.db import SqlRepository, WriterOptions
+from cluster.foundation.storage.db import models as m
+from cluster.foundation.storage.db.engine import make_engine
 
 T0 = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z
 
@@ -113,8 +113,8 @@ def test_close_when_the_writer_lingers_then_every_row_is_written_at_once(
 _DIE_AFTER_TRIP = """
 import os, sys
 from pathlib import Path
-from cluster.foundation.db import SqlRepository, WriterOptions
-from cluster.foundation.records import BreakerRecord
+from cluster.foundation.storage.db import SqlRepository, WriterOptions
+from cluster.foundation.domain.records import BreakerRecord
 repo = SqlRepository(sys.argv[1], Path(sys.argv[2]), WriterOptions(linger_s=60.0))
 repo.save_breaker(BreakerRecord(state="open", reason="operator drill", changed_by="ops", changed_at_ns=int(sys.argv[3]),
                                 trading_date="2013-10-07", trip_rule="manual"))

@@ -4,8 +4,8 @@ def test_has_intent_when_recorded_then_true_also_after_reopen(db_url, tmp_path):
     # Arrange
     from decimal import Decimal
 
-    from cluster.foundation.db import SqlRepository, upgrade
-    from cluster.foundation.wire import OrderIntent
+    from cluster.foundation.domain.wire import OrderIntent
+    from cluster.foundation.storage.db import SqlRepository, upgrade
 
     upgrade(db_url)
     intent = OrderIntent(client_order_id="tc-SPY-1-abc", symbol="SPY", side="buy", qty=Decimal(3),

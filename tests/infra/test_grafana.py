@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster.foundation.metrics import prometheus_series_names
+from cluster.foundation.runtime.metrics import prometheus_series_names
 
 EXPECTED_DASHBOARDS = {"overview", "latency", "data_feed", "models", "ray"}
 # Grafana macros are not PromQL; promtool sees a representative value instead.

@@ -1,4 +1,4 @@
-"""KubeRay manifests: every overlay renders and validates, and the cluster agrees with cluster/foundation/placement.py."""
+"""KubeRay manifests: every overlay renders and validates, and the cluster agrees with cluster/foundation/runtime/placement.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster.foundation import placement
-from cluster.foundation.metrics import RELABEL_REGEX
+from cluster.foundation.runtime import placement
+from cluster.foundation.runtime.metrics import RELABEL_REGEX
 from tests.infra.k8s_docs import (
     CRD_FILES,
     K8S,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster.foundation import placement
+from cluster.foundation.runtime import placement
 from tests.infra.k8s_docs import (
     K8S,
     OVERLAYS,

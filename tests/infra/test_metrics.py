@@ -1,4 +1,4 @@
-"""cluster/foundation/metrics.py: the catalogue is consistent, the facade checks usage, and the relabel rule is exact."""
+"""cluster/foundation/runtime/metrics.py: the catalogue is consistent, the facade checks usage, and the relabel rule is exact."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import cluster.foundation.metrics as m
-from cluster.foundation.metrics import InMemoryRecorder, Kind, Metrics, MetricSpec, NullRecorder
+import cluster.foundation.runtime.metrics as m
+from cluster.foundation.runtime.metrics import InMemoryRecorder, Kind, Metrics, MetricSpec, NullRecorder
 
 SEED_NAMES = {"alpaca_websocket_connected", "circuit_breaker_status", "postgresql_up", "alpaca_api_errors_total"}
 

@@ -1,4 +1,4 @@
-"""Prometheus config and alert rules: valid for promtool, unit-tested, and consistent with cluster.foundation.metrics."""
+"""Prometheus config and alert rules: valid for promtool, unit-tested, and consistent with cluster.foundation.runtime.metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from cluster.foundation.metrics import RELABEL_REGEX, prometheus_series_names
+from cluster.foundation.runtime.metrics import RELABEL_REGEX, prometheus_series_names
 
 SEED_ALERTS = {
     "AlpacaWebSocketDisconnected", "CircuitBreakerOpen", "PostgreSQLDown", "AlpacaApiErrorsRising", "MarketDataStale",

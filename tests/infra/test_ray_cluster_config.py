@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from cluster.foundation import placement
+from cluster.foundation.runtime import placement
 
 
 def _config(repo_root: Path) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def test_ray_cluster_config_when_the_head_is_up_then_starts_the_detached_trading
 def test_vm_env_example_when_loaded_as_settings_then_every_key_is_valid_and_the_api_needs_its_token(
     repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cluster.foundation.settings import Settings, load_settings
+    from cluster.foundation.domain.settings import Settings, load_settings
 
     lines = (repo_root / "infra" / "vm" / "trading.env.example").read_text().splitlines()
     env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))

@@ -96,7 +96,7 @@ def test_wheel_when_listed_then_carries_the_config_the_data_it_reads_and_every_m
 def test_installed_wheel_when_replaying_outside_the_repository_then_trades_on_the_packaged_data(
     venv: Path, tmp_path: Path
 ) -> None:
-    root = _run(venv / "bin" / "python", "-c", "import cluster.foundation.settings as s; print(s.REPO_ROOT)", cwd=tmp_path)
+    root = _run(venv / "bin" / "python", "-c", "import cluster.foundation.domain.settings as s; print(s.REPO_ROOT)", cwd=tmp_path)
     assert Path(root.stdout.strip()) == _site_packages(venv) / SHIPPED, root.stderr
     result = _replay(venv, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -120,7 +120,7 @@ def test_installed_wheel_when_a_data_file_is_missing_then_replay_fails_naming_it
 def test_installed_wheel_when_default_toml_is_missing_then_refuses_to_load_settings(venv: Path, tmp_path: Path) -> None:
     default = _site_packages(venv) / SHIPPED / "config" / "default.toml"
     default.rename(tmp_path / "default.toml")
-    script = "from cluster.foundation.settings import load_settings; print(load_settings().market_data.source)"
+    script = "from cluster.foundation.domain.settings import load_settings; print(load_settings().market_data.source)"
     try:
         missing = _run(venv / "bin" / "python", "-c", script, cwd=tmp_path, env=_replay_env(tmp_path))
         explicit = _run(venv / "bin" / "python", "-c", script, cwd=tmp_path,
@@ -135,8 +135,8 @@ def test_installed_wheel_when_default_toml_is_missing_then_refuses_to_load_setti
 def test_config_dir_when_the_projects_default_toml_is_missing_then_config_error_names_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cluster.foundation import settings
-    from cluster.foundation.errors import ConfigError
+    from cluster.foundation.domain import settings
+    from cluster.foundation.domain.errors import ConfigError
 
     monkeypatch.setattr(settings, "DEFAULT_CONFIG_DIR", tmp_path / "config")
     with pytest.raises(ConfigError, match="default.toml is missing"):

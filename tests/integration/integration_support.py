@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from cluster.app.supervisor import Supervisor
-from cluster.foundation.settings import Settings, load_settings
+from cluster.foundation.domain.settings import Settings, load_settings
 
 
 def free_ports(n: int) -> list[int]:

@@ -26,10 +26,10 @@ from integration_support import cluster_settings  # noqa: E402
 
 from cluster.app import models_control  # noqa: E402
 from cluster.app.supervisor import Supervisor  # noqa: E402
-from cluster.foundation import ray_calls  # noqa: E402
-from cluster.foundation.errors import TradingError  # noqa: E402
-from cluster.foundation.settings import Settings  # noqa: E402
-from cluster.foundation.storage import migrate  # noqa: E402
+from cluster.foundation.domain.errors import TradingError  # noqa: E402
+from cluster.foundation.domain.settings import Settings  # noqa: E402
+from cluster.foundation.runtime import ray_calls  # noqa: E402
+from cluster.foundation.storage.factory import migrate  # noqa: E402
 from models.dataset import build_dataset, load_segments, resolve_paths  # noqa: E402
 from models.registry import registry_from_settings  # noqa: E402
 from models.train import TrainConfig, save_artifact, train_walk_forward  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 from integration_support import cluster_settings, run_once
 
 from cluster.app.backtest import InProcessReplay
-from cluster.foundation import ray_calls
+from cluster.foundation.runtime import ray_calls
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from cluster.app.api_host import control_api
 from cluster.app.cli import main as cli
 from cluster.app.supervisor import Supervisor
-from cluster.foundation import ray_calls
+from cluster.foundation.runtime import ray_calls
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import pytest
 
 from cluster.app.runner import EndOfData, SimulatorProcess
 from cluster.app.supervisor import Supervisor
-from cluster.foundation import ray_calls
-from cluster.foundation.settings import Settings
+from cluster.foundation.domain.settings import Settings
+from cluster.foundation.runtime import ray_calls
 from tests.integration.integration_support import cluster_settings
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")

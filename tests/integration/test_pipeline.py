@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from integration_support import cluster_settings, run_once
 
-from cluster.foundation import ray_calls
+from cluster.foundation.runtime import ray_calls
 
 pytestmark = pytest.mark.integration
 

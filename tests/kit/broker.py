@@ -9,9 +9,9 @@ from typing import Protocol
 
 from actors.execution.broker import BrokerSnapshot, MarketItem, Polled
 from actors.execution.sim_broker import SimBroker
-from cluster.foundation.errors import OrderRejected, TemporaryError
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.domain.errors import OrderRejected, TemporaryError
+from cluster.foundation.domain.wire import OrderIntent, OrderStatus, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 
 
 class UpdateSink(Protocol):

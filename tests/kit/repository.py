@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderIntent
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.wire import OrderIntent
+from cluster.foundation.storage.repository import InMemoryRepository
 
 
 class FakeRepository(InMemoryRepository):

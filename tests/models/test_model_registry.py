@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cluster.foundation.db.engine import make_engine
-from cluster.foundation.db.models import AuditLogRow
-from cluster.foundation.errors import BadInput, ConfigError, InvalidTransition
+from cluster.foundation.domain.errors import BadInput, ConfigError, InvalidTransition
+from cluster.foundation.storage.db.engine import make_engine
+from cluster.foundation.storage.db.models import AuditLogRow
 from models.features.spec import spec_hash
 from models.registry import NO_LIVE_BASELINE, ModelRegistry, file_sha256
 from models.train import GATE_METRIC, TrainResult

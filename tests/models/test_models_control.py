@@ -18,8 +18,8 @@ from cluster.app.models_control import (
     retrain,
     rollback,
 )
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import Settings, load_settings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import Settings, load_settings
 from models.registry import load_live_model, registry_from_settings
 from models.train import GATE_METRIC, TrainResult
 

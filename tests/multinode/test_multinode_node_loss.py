@@ -16,7 +16,7 @@ pytestmark = pytest.mark.multinode
 PYTHON = str(Path(sys.executable))
 PLACEMENT_PROBE = """
 import json, sys, ray
-from cluster.foundation import ray_calls
+from cluster.foundation.runtime import ray_calls
 ray.init(address=sys.argv[1], namespace="trading", logging_level="ERROR")
 nodes = ray_calls.node_addresses()
 states = ray_calls.actor_states("trading")

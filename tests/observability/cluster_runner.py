@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from pydantic import SecretStr  # noqa: E402
 
 from cluster.app.supervisor import Supervisor  # noqa: E402
-from cluster.foundation import ray_calls  # noqa: E402
-from cluster.foundation.settings import Settings, load_settings  # noqa: E402
+from cluster.foundation.domain.settings import Settings, load_settings  # noqa: E402
+from cluster.foundation.runtime import ray_calls  # noqa: E402
 
 REPLAY_DAY = "2013-10-07"  # one full extended-hours day of SPY, IBM, BAC, AIG minute bars in data/
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutations import byte_mutations, tree_mutations
 
-from cluster.foundation.bus import Subscriber, channel_prefix, topic
-from cluster.foundation.wire import Bar, BatchEnd, Envelope, Quote, Trade, encode
+from cluster.foundation.domain.wire import Bar, BatchEnd, Envelope, Quote, Trade, encode
+from cluster.foundation.runtime.bus import Subscriber, channel_prefix, topic
 
 FUZZ = settings.get_profile("fuzz")
 TOPIC = topic("md", "SPY")

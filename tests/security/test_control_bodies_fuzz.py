@@ -19,7 +19,7 @@ from cluster.app.control import (
     parse_limit,
     parse_order_status,
 )
-from cluster.foundation.errors import BadInput
+from cluster.foundation.domain.errors import BadInput
 
 FUZZ = settings.get_profile("fuzz")
 PARSERS = (ReasonRequest.parse, KillRequest.parse, ScaleRequest.parse, PromoteRequest.parse)

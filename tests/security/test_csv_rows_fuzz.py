@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from mutations import byte_mutations
 
 from alpaca_sim.data import read_events
-from cluster.foundation.errors import DataError
-from cluster.foundation.market_files import KNOWN_HEADERS, read_file
+from cluster.foundation.domain.errors import DataError
+from cluster.foundation.storage.market_files import KNOWN_HEADERS, read_file
 
 FUZZ = settings.get_profile("fuzz")
 DATA = Path(__file__).resolve().parents[2] / "data"

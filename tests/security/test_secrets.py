@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from actors.execution.alpaca_rest import AlpacaClientConfig
 from cluster.app.models_control import retrain
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import Settings, load_settings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import Settings, load_settings
 from models import jobs
 
 PASSWORD = "hunter2-Xq9"
@@ -143,8 +143,8 @@ def test_broker_configs_when_the_clusters_own_simulator_on_a_node_address_then_p
     # the simulator `run` starts on the driver node's address, with keys made for that run
     from actors.execution.alpaca_rest import AlpacaClientConfig
     from actors.market_data.alpaca_feed_config import AlpacaFeedConfig
-    from cluster.foundation.errors import ConfigError
-    from cluster.foundation.settings import AlpacaSettings
+    from cluster.foundation.domain.errors import ConfigError
+    from cluster.foundation.domain.settings import AlpacaSettings
 
     own = AlpacaSettings(trading_url="http://10.1.2.3:8190", data_url="ws://10.1.2.3:8190",
                          key_id=SecretStr("sim-k"), secret_key=SecretStr("sim-s"), simulated=True)

@@ -31,8 +31,8 @@ def _contract(contract_id: str) -> dict[str, Any]:
     return next(c for c in _config()["contracts"] if c["id"] == contract_id)
 
 
-def _layers() -> list[set[str]]:
-    return [{name.strip() for name in LAYER_SEPARATOR.split(layer)} for layer in _contract("layers")["layers"]]
+def _layers(contract_id: str = "layers") -> list[set[str]]:
+    return [{name.strip() for name in LAYER_SEPARATOR.split(layer)} for layer in _contract(contract_id)["layers"]]
 
 
 def _write_module(tree: Path, dotted: str, source: str = "") -> None:
@@ -49,18 +49,21 @@ def _write_module(tree: Path, dotted: str, source: str = "") -> None:
 
 def _skeleton(tree: Path) -> None:
     """Every module the contracts name, plus the imports the real tree has that the contracts allow."""
-    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.foundation.db"):
+    for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.foundation.storage.db"):
         (tree.joinpath(*package.split("."))).mkdir(parents=True, exist_ok=True)
         _write_module(tree, package)
-    for layer in _layers():
+    for layer in _layers() + _layers("foundation"):
         for name in layer:
             _write_module(tree, name)
-    _write_module(tree, "cluster.foundation.ray_calls", "import ray\n")
-    _write_module(tree, "cluster.foundation.market_files", "from cluster.foundation import errors\n")
-    _write_module(tree, "models.dataset", "from cluster.foundation import market_files\n")
-    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster.foundation import wire\n")
-    _write_module(tree, "cluster.app.supervisor", "from actors.signal import core\nfrom cluster.foundation import ray_calls\n")
-    _write_module(tree, "alpaca_sim.data", "from cluster.foundation import errors\n")
+    _write_module(tree, "cluster.foundation.runtime.ray_calls", "import ray\n")
+    _write_module(tree, "cluster.foundation.storage.market_files", "from cluster.foundation.domain import errors\n")
+    _write_module(tree, "cluster.foundation.storage.repository", "from cluster.foundation.domain import wire\n")
+    _write_module(tree, "cluster.foundation.runtime.bus", "from cluster.foundation.domain import wire\n")
+    _write_module(tree, "models.dataset", "from cluster.foundation.storage import market_files\n")
+    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster.foundation.domain import wire\n")
+    _write_module(tree, "cluster.app.supervisor",
+                  "from actors.signal import core\nfrom cluster.foundation.runtime import ray_calls\n")
+    _write_module(tree, "alpaca_sim.data", "from cluster.foundation.domain import errors\n")
     (tree / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
 
 
@@ -87,15 +90,15 @@ def tree(tmp_path: Path) -> Path:
 def test_contracts_when_skeleton_has_only_allowed_imports_then_lint_passes(tree: Path) -> None:
     result = _lint(tree)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(
     ("importer", "imported"),
     [
-        ("cluster.foundation.wire", "actors.signal.core"),  # foundation -> actors
-        ("cluster.foundation.errors", "models.labels"),  # foundation -> models
-        ("cluster.foundation.bus", "cluster.app.supervisor"),  # foundation -> application
+        ("cluster.foundation.domain.wire", "actors.signal.core"),  # foundation -> actors
+        ("cluster.foundation.domain.errors", "models.labels"),  # foundation -> models
+        ("cluster.foundation.runtime.bus", "cluster.app.supervisor"),  # foundation -> application
         ("models.labels", "actors.signal.core"),  # models -> actors
         ("models.labels", "cluster.app.cli"),  # models -> application
         ("actors.risk.core", "cluster.app.control_plane"),  # actors -> application
@@ -108,12 +111,13 @@ def test_layers_when_a_module_imports_upward_then_lint_fails(tree: Path, importe
     assert result.returncode == 1, result.stdout + result.stderr
     broken = _broken(result)
     assert _contract("layers")["name"] in broken
-    # an upward import between the two cluster packages is also a cycle (the application imports the foundation)
-    assert broken <= {_contract("layers")["name"], _contract("acyclic")["name"]}
+    # an upward import between the two cluster packages is also a cycle (the application imports the foundation),
+    # and one from the domain may reach storage or the runtime through the layer it imports
+    assert broken <= {_contract("layers")["name"], _contract("acyclic")["name"], _contract("foundation")["name"]}
 
 
 def test_layers_when_the_upward_import_is_inside_a_function_then_lint_still_fails(tree: Path) -> None:
-    _write_module(tree, "cluster.foundation.storage", "def later() -> None:\n    from actors.signal import core\n")
+    _write_module(tree, "cluster.foundation.storage.factory", "def later() -> None:\n    from actors.signal import core\n")
     result = _lint(tree)
     assert result.returncode == 1
     assert _contract("layers")["name"] in _broken(result)
@@ -136,8 +140,8 @@ def test_acyclic_when_two_models_modules_import_each_other_then_lint_fails(tree:
 
 
 def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(tree: Path) -> None:
-    _write_module(tree, "cluster.foundation.wire", "from cluster.foundation import bus\n")
-    _write_module(tree, "cluster.foundation.bus", "from cluster.foundation import wire\n")
+    _write_module(tree, "cluster.foundation.domain.wire", "from cluster.foundation.domain import orders\n")
+    _write_module(tree, "cluster.foundation.domain.orders", "from cluster.foundation.domain import wire\n")
     result = _lint(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _broken(result) == {_contract("acyclic")["name"]}
@@ -146,7 +150,7 @@ def test_acyclic_when_two_foundation_modules_import_each_other_then_lint_fails(t
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("cluster.foundation.metrics", "def recorder() -> None:\n    from ray.util import metrics\n"),
+        ("cluster.foundation.runtime.metrics", "def recorder() -> None:\n    from ray.util import metrics\n"),
         ("models.jobs", "from ray.job_submission import JobSubmissionClient\n"),
         ("actors.signal.core", "import ray\n"),
         ("cluster.app.supervisor", "import ray._private.state\n"),
@@ -175,3 +179,34 @@ def test_layers_when_listing_cluster_then_it_holds_only_the_two_layer_packages()
     packages = {f"cluster.{p.name}" for p in (ROOT / "cluster").iterdir() if (p / "__init__.py").exists()}
     assert modules == set()
     assert packages == layered == {"cluster.foundation", "cluster.app"}
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("cluster.foundation.storage.repository", "cluster.foundation.runtime.bus"),  # storage -> the bus
+        ("cluster.foundation.storage.state_store", "cluster.foundation.runtime.ray_calls"),  # storage -> Ray
+        ("cluster.foundation.runtime.actor_base", "cluster.foundation.storage.repository"),  # runtime -> storage
+        ("cluster.foundation.domain.wire", "cluster.foundation.runtime.bus"),  # the domain -> I/O
+        ("cluster.foundation.domain.settings", "cluster.foundation.storage.db"),
+    ],
+)
+def test_foundation_when_a_sub_layer_imports_across_or_upward_then_lint_fails(
+        tree: Path, importer: str, imported: str) -> None:
+    _write_module(tree, importer, f"import {imported}\n")
+    result = _lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    broken = _broken(result)
+    assert _contract("foundation")["name"] in broken
+    assert broken <= {_contract("foundation")["name"], _contract("acyclic")["name"]}
+
+
+def test_foundation_when_listing_it_then_it_holds_only_the_three_sub_layer_packages() -> None:
+    """cluster/foundation is the domain, storage and the runtime: a module put beside them would escape
+    the foundation contract."""
+    layered = {name for layer in _layers("foundation") for name in layer}
+    base = ROOT / "cluster" / "foundation"
+    modules = {p.stem for p in base.glob("*.py") if p.stem != "__init__"}
+    packages = {f"cluster.foundation.{p.name}" for p in base.iterdir() if (p / "__init__.py").exists()}
+    assert modules == set()
+    assert packages == layered == {"cluster.foundation.domain", "cluster.foundation.storage", "cluster.foundation.runtime"}

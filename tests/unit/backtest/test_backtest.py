@@ -11,11 +11,11 @@ from cluster.app import cli
 from cluster.app.backtest import InProcessReplay, slice_groups, with_final
 from cluster.app.summary import build_summary
 from cluster.app.supervisor import plan_groups
-from cluster.foundation.backtest_repo import RunIntentLog, is_new_database
-from cluster.foundation.db import upgrade
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.settings import Settings, load_settings
-from cluster.foundation.wire import OrderIntent
+from cluster.foundation.domain.settings import Settings, load_settings
+from cluster.foundation.domain.wire import OrderIntent
+from cluster.foundation.storage.backtest_repo import RunIntentLog, is_new_database
+from cluster.foundation.storage.db import upgrade
+from cluster.foundation.storage.repository import InMemoryRepository
 
 ONE_DAY = {"source": "replay", "start": "2013-10-07", "end": "2013-10-07", "batch_bars": 64}
 
@@ -72,8 +72,8 @@ def test_in_process_replay_when_sqlite_then_the_same_ledger_as_in_memory(tmp_pat
 
 
 def test_in_process_replay_when_a_new_sqlite_file_then_it_is_at_alembic_head_with_the_run_stored(tmp_path):
-    from cluster.foundation.db.commands import current
-    from cluster.foundation.storage import make_repository
+    from cluster.foundation.storage.db.commands import current
+    from cluster.foundation.storage.factory import make_repository
 
     migrated = f"sqlite:///{tmp_path}/migrated.db"
     upgrade(migrated)
@@ -108,7 +108,7 @@ def test_summary_when_in_process_then_the_same_keys_as_the_cluster_summary(tmp_p
 def test_cli_replay_when_no_cluster_flag_then_it_runs_in_this_process(tmp_path, capsys, monkeypatch):
     # Arrange: any attempt to start or join Ray, or to create an actor, fails the test (whether or not
     # another test of this process has a Ray cluster up)
-    from cluster.foundation import ray_calls
+    from cluster.foundation.runtime import ray_calls
 
     def no_ray(*_args, **_kwargs):
         raise AssertionError("the one-process replay must not use Ray")
@@ -146,7 +146,7 @@ def test_run_intent_log_when_an_intent_is_recorded_then_it_is_known_and_stored()
 def test_in_process_replay_when_lockstep_or_pipelined_then_both_trade_within_limits_deterministically(tmp_path):
     """risk.pipeline_depth 1 decides k after k - 1 is settled (lockstep); the default 2 decides k + 1 while k
     executes. Each schedule is deterministic and keeps every accounting invariant (check_invariants)."""
-    from cluster.foundation.batch_gate import PIPELINE_DEPTH
+    from cluster.foundation.domain.batch_gate import PIPELINE_DEPTH
 
     def run(depth: int, where: str) -> dict:
         s = _settings(tmp_path / where)

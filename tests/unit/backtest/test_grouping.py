@@ -7,16 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cluster.app.supervisor import Supervisor, plan_groups
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.grouping import (
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import load_settings
+from cluster.foundation.runtime.grouping import (
     MIN_SYMBOLS_PER_GROUP,
     choose_groups,
     local_signal_slots,
     offered_signal_slots,
     signal_slots_from,
 )
-from cluster.foundation.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
-from cluster.foundation.settings import load_settings
+from cluster.foundation.runtime.placement import SIGNALS_RESOURCE, SIGNALS_SLOTS_PER_NODE
 
 
 def _settings_with_universe(n: int, **signal: object):

@@ -7,7 +7,8 @@ import socket
 import pytest
 import zmq
 
-from cluster.foundation.bus import (
+from cluster.foundation.domain.wire import Bar, BatchEnd, Envelope, encode
+from cluster.foundation.runtime.bus import (
     DEFAULT_MAX_MESSAGE_BYTES,
     Publisher,
     Subscriber,
@@ -15,7 +16,6 @@ from cluster.foundation.bus import (
     endpoint,
     topic,
 )
-from cluster.foundation.wire import Bar, BatchEnd, Envelope, encode
 
 
 def _free_port() -> int:
@@ -177,7 +177,7 @@ def test_fan_in_when_several_senders_then_each_has_its_own_contiguous_sequence(c
 def test_bus_when_bound_on_port_zero_then_endpoint_names_the_picked_port_and_a_peer_reaches_it():
     import zmq
 
-    from cluster.foundation import bus as b
+    from cluster.foundation.runtime import bus as b
 
     ctx = zmq.Context.instance()
     pub = b.Publisher(ctx, "tcp://127.0.0.1:0", source="t", bind=True)
@@ -198,8 +198,8 @@ def test_bus_when_bound_on_port_zero_then_endpoint_names_the_picked_port_and_a_p
 def test_bus_when_bound_on_a_wildcard_without_an_address_to_advertise_then_config_error():
     import zmq
 
-    from cluster.foundation import bus as b
-    from cluster.foundation.errors import ConfigError
+    from cluster.foundation.domain.errors import ConfigError
+    from cluster.foundation.runtime import bus as b
 
     sock = zmq.Context.instance().socket(zmq.XPUB)
     try:

@@ -9,8 +9,10 @@ import time
 import pytest
 import zmq
 
-from cluster.foundation.bus import Publisher, Subscriber, channel_prefix, topic
-from cluster.foundation.bus_curve import (
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.wire import Bar
+from cluster.foundation.runtime.bus import Publisher, Subscriber, channel_prefix, topic
+from cluster.foundation.runtime.bus_curve import (
     REASON_BAD_SERVER_KEY,
     REASON_NO_CURVE,
     REASON_UNKNOWN_CLIENT_KEY,
@@ -18,8 +20,6 @@ from cluster.foundation.bus_curve import (
     CurveGuard,
     CurveKeys,
 )
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.wire import Bar
 
 DEADLINE_S = 1.5  # how long a peer that must get nothing is listened to
 

@@ -6,11 +6,11 @@ import pytest
 import zmq
 from pydantic import SecretStr
 
-from cluster.foundation import bus
-from cluster.foundation.actor_base import ActorShell
-from cluster.foundation.bus_curve import CurveGuard, CurveKeys, with_curve_keys
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.settings import Settings, load_settings
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.settings import Settings, load_settings
+from cluster.foundation.runtime import bus
+from cluster.foundation.runtime.actor_base import ActorShell
+from cluster.foundation.runtime.bus_curve import CurveGuard, CurveKeys, with_curve_keys
 
 SERVER = zmq.curve_keypair()[1].decode()
 CLIENT = zmq.curve_keypair()[1].decode()

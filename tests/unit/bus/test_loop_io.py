@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from cluster.foundation import bus
-from cluster.foundation.errors import TemporaryError
-from cluster.foundation.loop_io import LoopIO
+from cluster.foundation.domain.errors import TemporaryError
+from cluster.foundation.runtime import bus
+from cluster.foundation.runtime.loop_io import LoopIO
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cluster.foundation.batches import BatchAssembler
-from cluster.foundation.wire import Bar, BatchEnd, Envelope, Quote, Trade
+from cluster.foundation.domain.batches import BatchAssembler
+from cluster.foundation.domain.wire import Bar, BatchEnd, Envelope, Quote, Trade
 
 SYMBOLS = ("SPY", "IBM", "BAC")
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cluster.foundation.batch_gate import PIPELINE_DEPTH, BatchGate
+from cluster.foundation.domain.batch_gate import PIPELINE_DEPTH, BatchGate
 
 
 def test_gate_when_depth_two_then_batch_k_waits_for_settlement_of_k_minus_two():

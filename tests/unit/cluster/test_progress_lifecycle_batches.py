@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from cluster.app.progress import StallWatch
-from cluster.foundation.batches import BatchAssembler
-from cluster.foundation.errors import InvalidTransition
-from cluster.foundation.lifecycle import Lifecycle
-from cluster.foundation.wire import Bar, BatchEnd, Envelope, OrderUpdate
+from cluster.foundation.domain.batches import BatchAssembler
+from cluster.foundation.domain.errors import InvalidTransition
+from cluster.foundation.domain.wire import Bar, BatchEnd, Envelope, OrderUpdate
+from cluster.foundation.runtime.lifecycle import Lifecycle
 from tests.kit.clock import SecondsClock
 
 

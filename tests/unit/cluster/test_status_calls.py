@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cluster.app.status_calls import StatusCalls
-from cluster.foundation.ray_calls import ActorCallError, CallOutcome
+from cluster.foundation.runtime.ray_calls import ActorCallError, CallOutcome
 
 
 class FakeCalls:

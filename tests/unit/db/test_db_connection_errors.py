@@ -7,7 +7,7 @@ import sqlite3
 import psycopg2
 from sqlalchemy import exc
 
-from cluster.foundation.db.engine import is_connection_error
+from cluster.foundation.storage.db.engine import is_connection_error
 
 
 def test_psycopg2_operational_error_when_driver_loaded_then_connection_error() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from cluster.foundation.db.journal import Journal
-from cluster.foundation.db.ops import AuditOp, FillOp, PositionsOp
-from cluster.foundation.records import AuditRecord, PositionRow
-from cluster.foundation.wire import OrderUpdate
+from cluster.foundation.domain.records import AuditRecord, PositionRow
+from cluster.foundation.domain.wire import OrderUpdate
+from cluster.foundation.storage.db.journal import Journal
+from cluster.foundation.storage.db.ops import AuditOp, FillOp, PositionsOp
 
 T0 = 1_381_152_600_000_000_000
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cluster.foundation.db.partitions import (
+from cluster.foundation.storage.db.partitions import (
     add_months,
     expired,
     months_to_create,
@@ -15,7 +15,7 @@ from cluster.foundation.db.partitions import (
     partition_name,
     retention_cutoff,
 )
-from cluster.foundation.db.types import dt_to_ns, ns_to_dt
+from cluster.foundation.storage.db.types import dt_to_ns, ns_to_dt
 
 
 def test_months_to_create_when_near_year_end_then_rolls_into_next_year() -> None:

@@ -8,7 +8,7 @@ import pytest
 from execution_data import quotes as _quotes
 from execution_data import trade_bars as _trade_bars
 
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from cluster.foundation.wire import Bar, OrderIntent, OrderType, Quote, Side, TimeInForce
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderType, Quote, Side, TimeInForce
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 MINUTE_NS = 60 * 1_000_000_000

@@ -6,7 +6,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cluster.foundation.ids import MAX_CLIENT_ORDER_ID, client_order_id, parse_client_order_id
+from cluster.foundation.domain.ids import MAX_CLIENT_ORDER_ID, client_order_id, parse_client_order_id
 
 _DECISION = st.tuples(
     st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True),  # the configured prefix

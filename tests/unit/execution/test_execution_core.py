@@ -11,9 +11,9 @@ import pytest
 from execution_data import iso_to_ns, make_intent
 
 from actors.execution.core import ExecutionCore
-from cluster.foundation.errors import DependencyDown
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate
+from cluster.foundation.domain.errors import DependencyDown
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 from tests.kit.broker import CountingBroker, RejectingBroker
 from tests.kit.clock import FakeClock as KitClock
 

@@ -9,8 +9,8 @@ from execution_data import iso_to_ns, make_intent
 
 from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.wire import OrderStatus, OrderUpdate
+from cluster.foundation.domain.wire import OrderStatus, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 
 T0 = iso_to_ns("2013-10-07T13:30:00Z")
 D = Decimal

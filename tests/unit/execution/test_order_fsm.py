@@ -7,8 +7,8 @@ from typing import get_args
 import pytest
 
 from actors.execution.order_fsm import ORDER_TRANSITIONS, OrderFSM
-from cluster.foundation.errors import InvalidTransition
-from cluster.foundation.wire import OrderStatus
+from cluster.foundation.domain.errors import InvalidTransition
+from cluster.foundation.domain.wire import OrderStatus
 
 ALL_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from execution_data import iso_to_ns, make_intent
 
 from actors.execution.sim_broker import SimBroker
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 
 BarsFn = Callable[[str, str, str], list[Bar]]
 QuotesFn = Callable[[str, str, str], list[Quote]]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.market_data.live_batcher import LiveBatcher
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 
 MS = 1_000_000
 T0 = 1_381_152_600_000_000_000  # 2013-10-07 13:30 UTC

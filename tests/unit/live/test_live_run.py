@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from cluster.app.runner import EndOfData, wants_simulator
-from cluster.foundation.settings import load_settings
+from cluster.foundation.domain.settings import load_settings
 from tests.kit.clock import SecondsClock
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors.market_data.history import BatchHistory
 from actors.market_data.synthetic import SyntheticSource
-from cluster.foundation.wire import Bar, Quote, Trade
+from cluster.foundation.domain.wire import Bar, Quote, Trade
 
 
 def _batches() -> list[list[Bar | Quote | Trade]]:

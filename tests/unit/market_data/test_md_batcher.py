@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.market_data.batcher import MarketDataShards, batches, by_symbol
-from cluster.foundation import bus
-from cluster.foundation.errors import BadInput
-from cluster.foundation.market_files import read_trade_ticks
-from cluster.foundation.wire import Bar, Trade
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.wire import Bar, Trade
+from cluster.foundation.runtime import bus
+from cluster.foundation.storage.market_files import read_trade_ticks
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 

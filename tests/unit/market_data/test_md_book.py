@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from actors.market_data.book import BookAnomaly, BookKeeper, OrderBook
-from cluster.foundation.errors import BadInput
-from cluster.foundation.market_files import read_quote_bars, read_quote_ticks, read_trade_ticks
-from cluster.foundation.wire import Bar, BookUpdate, Quote
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.wire import Bar, BookUpdate, Quote
+from cluster.foundation.storage.market_files import read_quote_bars, read_quote_ticks, read_trade_ticks
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 SPY_OPEN_NS = 1_381_152_600_000_000_000  # 2013-10-07T13:30:00Z

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cluster.foundation.errors import DataError
-from cluster.foundation.market_files import read_file, read_quote_bars, read_trade_bars, read_trade_ticks
+from cluster.foundation.domain.errors import DataError
+from cluster.foundation.storage.market_files import (
+    read_file,
+    read_quote_bars,
+    read_trade_bars,
+    read_trade_ticks,
+)
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 ROWS_TAKEN = 30

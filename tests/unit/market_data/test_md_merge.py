@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster.foundation.market_files import KIND_RANK, open_source, read_file
-from cluster.foundation.wire import Bar, Quote, Trade
+from cluster.foundation.domain.wire import Bar, Quote, Trade
+from cluster.foundation.storage.market_files import KIND_RANK, open_source, read_file
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 ALL_FILES = sorted(DATA.glob("*.csv"))
@@ -97,7 +97,7 @@ def test_open_source_when_rows_tie_on_time_kind_and_symbol_then_run_order_as_a_h
     """The merged order is exactly heapq.merge's over the per-file, per-symbol runs (ties: file, then row)."""
     import heapq
 
-    from cluster.foundation.market_files import merge_key
+    from cluster.foundation.storage.market_files import merge_key
 
     # Arrange: two files whose bars tie on (time, kind, symbol) and differ in volume only
     header = "symbol,timestamp,open,high,low,close,volume\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster.foundation.errors import DataError
-from cluster.foundation.market_files import QUOTE_TICKS, read_quote_ticks
+from cluster.foundation.domain.errors import DataError
+from cluster.foundation.storage.market_files import QUOTE_TICKS, read_quote_ticks
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 QUOTE_TICK_FILE = DATA / "us_equity_quote_ticks_IBM_2013-10-07_0930-1030ET.csv"

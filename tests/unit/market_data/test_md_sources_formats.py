@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cluster.foundation.errors import DataError
-from cluster.foundation.market_files import (
+from cluster.foundation.domain.errors import DataError
+from cluster.foundation.domain.wire import Bar, Quote, Trade
+from cluster.foundation.storage.market_files import (
     detect_format,
     parse_utc_ns,
     read_daily_bars,
@@ -18,7 +19,6 @@ from cluster.foundation.market_files import (
     read_trade_bars,
     read_trade_ticks,
 )
-from cluster.foundation.wire import Bar, Quote, Trade
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 EQUITY_TRADE_BARS = DATA / "us_equity_minute_trade_bars.csv"

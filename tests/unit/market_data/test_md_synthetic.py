@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from actors.market_data.synthetic import DEFAULT_START_NS, SyntheticSource
-from cluster.foundation.market_files import KIND_RANK
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
+from cluster.foundation.storage.market_files import KIND_RANK
 
 
 def test_synthetic_when_same_seed_then_identical_streams_and_other_seed_differs():

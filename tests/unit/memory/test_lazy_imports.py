@@ -37,8 +37,8 @@ def test_actor_module_when_imported_then_no_heavy_library_is_loaded(module: str)
 
 def test_sql_repository_when_opened_on_sqlite_then_neither_alembic_nor_psycopg2_is_loaded(tmp_path: Path) -> None:
     code = (
-        "from cluster.foundation.db import SqlRepository\n"
-        f"repo = SqlRepository('sqlite:///{tmp_path}/t.db', __import__('pathlib').Path('{tmp_path}/j'), __import__('cluster.foundation.db', fromlist=['WriterOptions']).WriterOptions(queue_max=10))\n"
+        "from cluster.foundation.storage.db import SqlRepository\n"
+        f"repo = SqlRepository('sqlite:///{tmp_path}/t.db', __import__('pathlib').Path('{tmp_path}/j'), __import__('cluster.foundation.storage.db', fromlist=['WriterOptions']).WriterOptions(queue_max=10))\n"
         "repo.close()"
     )
     loaded = _loaded_after(code)
@@ -47,9 +47,9 @@ def test_sql_repository_when_opened_on_sqlite_then_neither_alembic_nor_psycopg2_
 
 
 def test_db_package_when_a_name_is_asked_for_then_it_is_loaded_on_demand() -> None:
-    loaded = _loaded_after("import cluster.foundation.db as db\nassert callable(db.upgrade)")
+    loaded = _loaded_after("import cluster.foundation.storage.db as db\nassert callable(db.upgrade)")
     assert "alembic" in loaded
     with pytest.raises(AttributeError):
-        import cluster.foundation.db as db
+        import cluster.foundation.storage.db as db
 
         db.no_such_name  # noqa: B018

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cluster.foundation import ray_calls
-from cluster.foundation.settings import RaySettings
+from cluster.foundation.domain.settings import RaySettings
+from cluster.foundation.runtime import ray_calls
 
 
 class FakeRay:

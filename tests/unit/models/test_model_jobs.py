@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cluster.foundation.errors import DependencyDown, TemporaryError
+from cluster.foundation.domain.errors import DependencyDown, TemporaryError
 from models.jobs import job_logs, submit_retrain, wait_for_job
 from tests.kit.clock import SecondsClock
 

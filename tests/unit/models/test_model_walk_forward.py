@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cluster.foundation.errors import BadInput
+from cluster.foundation.domain.errors import BadInput
 from models.dataset import Dataset
 from models.walk_forward import time_blocks, walk_forward_splits
 

@@ -9,8 +9,8 @@ import pytest
 import xgboost as xgb
 
 from actors.signal.core import SignalCore
-from cluster.foundation.errors import ConfigError
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.errors import ConfigError
+from cluster.foundation.domain.wire import Bar
 from models.dataset import Dataset, Segment
 from models.features.spec import FEATURE_NAMES, WARMUP_BARS, spec_hash
 from models.train import TrainResult

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
 from actors.risk.core import Approved, RiskCore
-from cluster.foundation.records import RiskEvent
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.settings import RiskSettings
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Signal
+from cluster.foundation.domain.records import RiskEvent
+from cluster.foundation.domain.settings import RiskSettings
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate, Signal
+from cluster.foundation.storage.repository import InMemoryRepository
 
 NS = 1_000_000_000
 MINUTE = 60 * NS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.foundation.batch_latency import BatchLatency
-from cluster.foundation.metrics import (
+from cluster.foundation.runtime.batch_latency import BatchLatency
+from cluster.foundation.runtime.metrics import (
     ALL_METRICS,
     TICK_TO_DECISION_SECONDS,
     TICK_TO_ORDER_SECONDS,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cluster.foundation.bus import PublisherStats, SubscriberStats
-from cluster.foundation.metrics import (
+from cluster.foundation.runtime.bus import PublisherStats, SubscriberStats
+from cluster.foundation.runtime.metrics import (
     ALPACA_API_ERRORS,
     ALPACA_WEBSOCKET_CONNECTED,
     BUS_DROPS,
@@ -12,7 +12,7 @@ from cluster.foundation.metrics import (
     InMemoryRecorder,
     Metrics,
 )
-from cluster.foundation.observability import (
+from cluster.foundation.runtime.observability import (
     ApiErrorExporter,
     BusLossExporter,
     DatabaseProbe,

@@ -7,8 +7,8 @@ import logging
 
 from pydantic import SecretStr
 
-from cluster.foundation.logs import JsonFormatter
-from cluster.foundation.settings import load_settings
+from cluster.foundation.domain.settings import load_settings
+from cluster.foundation.runtime.logs import JsonFormatter
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

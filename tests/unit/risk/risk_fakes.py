@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.risk.core import Approved, RiskCore
-from cluster.foundation.settings import RiskSettings
-from cluster.foundation.wire import Signal
+from cluster.foundation.domain.settings import RiskSettings
+from cluster.foundation.domain.wire import Signal
 from tests.kit.broker import FakeBroker  # noqa: F401 - the risk tests import it from here
 from tests.kit.clock import FakeClock as KitClock
 

@@ -14,7 +14,7 @@ from risk_fakes import NS, SESSION_START_NS, real_closes
 
 from actors.execution.sim_broker import SimBroker
 from actors.risk.batch import MarketItem, broker_market
-from cluster.foundation.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
+from cluster.foundation.domain.wire import Bar, OrderIntent, OrderUpdate, Quote, Trade
 
 SYMBOLS = ("SPY", "IBM", "BAC", "AIG")
 

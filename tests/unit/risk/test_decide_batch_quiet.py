@@ -15,8 +15,8 @@ from risk_fakes import NS, SESSION_START_NS, FakeBroker, real_closes, seed_limit
 
 from actors.risk.batch import Clock, MarketItem, decide_batch, quiet_marks
 from actors.risk.core import Approved, RiskCore
-from cluster.foundation.actor_base import EventClock
-from cluster.foundation.wire import Bar, OrderIntent, Quote, Signal, Trade
+from cluster.foundation.domain.wire import Bar, OrderIntent, Quote, Signal, Trade
+from cluster.foundation.runtime.actor_base import EventClock
 
 SYMBOLS = ("SPY", "IBM", "BAC", "AIG", "AAPL", "QQQ")
 BAD = (math.nan, 0.0, -1.0, math.inf)

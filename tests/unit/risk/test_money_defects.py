@@ -17,9 +17,9 @@ from actors.execution.core import ExecutionCore
 from actors.execution.sim_broker import SimBroker
 from actors.risk.core import Approved, Rejected, RiskCore
 from actors.risk.liquidation import liquidation_intents
-from cluster.foundation.repository import InMemoryRepository
-from cluster.foundation.settings import RiskSettings, load_settings
-from cluster.foundation.wire import OrderIntent, OrderUpdate
+from cluster.foundation.domain.settings import RiskSettings, load_settings
+from cluster.foundation.domain.wire import OrderIntent, OrderUpdate
+from cluster.foundation.storage.repository import InMemoryRepository
 
 D = Decimal
 

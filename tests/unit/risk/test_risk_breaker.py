@@ -6,7 +6,7 @@ import pytest
 from risk_fakes import NS, FakeClock
 
 from actors.risk.breaker import BREAKER_TRANSITIONS, CircuitBreaker
-from cluster.foundation.errors import InvalidTransition
+from cluster.foundation.domain.errors import InvalidTransition
 
 COOLDOWN_NS = 60 * 60 * NS
 

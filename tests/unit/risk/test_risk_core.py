@@ -7,8 +7,8 @@ from decimal import Decimal
 from risk_fakes import FakeBroker, FakeClock, make_signal, open_position, real_closes, seed_limits
 
 from actors.risk.core import Approved, Rejected, RiskCore
-from cluster.foundation.ids import client_order_id
-from cluster.foundation.wire import OrderUpdate
+from cluster.foundation.domain.ids import client_order_id
+from cluster.foundation.domain.wire import OrderUpdate
 
 D = Decimal
 FIVE = ("SPY", "IBM", "BAC", "AIG", "AAPL")

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from risk_fakes import NS, FakeBroker, FakeClock, make_signal, real_closes, seed_limits
 
 from actors.risk.core import Approved, RiskCore
-from cluster.foundation.errors import InvalidTransition
-from cluster.foundation.settings import RiskSettings
+from cluster.foundation.domain.errors import InvalidTransition
+from cluster.foundation.domain.settings import RiskSettings
 
 D = Decimal
 SYMBOLS = ("SPY", "IBM", "BAC", "AIG", "AAPL", "QQQ")

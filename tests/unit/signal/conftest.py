@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster.foundation.settings import SignalSettings
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.settings import SignalSettings
+from cluster.foundation.domain.wire import Bar, Quote
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 UNIVERSE = ("SPY", "IBM", "BAC", "AIG")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actors.signal.model_slot import ModelSlot
-from cluster.foundation.errors import TemporaryError
+from cluster.foundation.domain.errors import TemporaryError
 from models.features.spec import FEATURE_NAMES
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
-from cluster.foundation.settings import SignalSettings
-from cluster.foundation.wire import Bar
+from cluster.foundation.domain.settings import SignalSettings
+from cluster.foundation.domain.wire import Bar
 from models.features.spec import FEATURE_NAMES
 from models.protocol import Model
 

@@ -9,9 +9,9 @@ import pytest
 
 from actors.signal.core import SignalCore
 from actors.signal.strategy import RuleBasedBaseline
-from cluster.foundation.errors import BadInput
-from cluster.foundation.settings import SignalSettings
-from cluster.foundation.wire import Bar, Quote, Signal
+from cluster.foundation.domain.errors import BadInput
+from cluster.foundation.domain.settings import SignalSettings
+from cluster.foundation.domain.wire import Bar, Quote, Signal
 from models.features.spec import FEATURE_NAMES
 
 

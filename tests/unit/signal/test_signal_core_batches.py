@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.signal.core import SignalCore
-from cluster.foundation.wire import Bar, Quote
+from cluster.foundation.domain.wire import Bar, Quote
 from models.features.spec import FEATURE_NAMES
 from models.features.streaming import StreamingFeatures
 
