@@ -11,8 +11,8 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
 
+from cluster.foundation.domain import topics
 from cluster.foundation.domain.errors import BadInput
-from cluster.foundation.runtime import bus
 
 _TS = attrgetter("ts_ns")
 
@@ -62,7 +62,7 @@ def by_symbol[S: SymbolTimestamped](batch: Iterable[S]) -> dict[str, list[S]]:
 
 
 class MarketDataShards:
-    """A batch as the feed sends it: one envelope per shard topic (bus.shard_topic), each holding its
+    """A batch as the feed sends it: one envelope per shard topic (topics.shard_topic), each holding its
     symbols' messages grouped by symbol, shards and symbols in first-seen order. The one-process replay
     hands risk the same order, so that both replays book the same fills in the same order."""
 
@@ -92,5 +92,5 @@ class MarketDataShards:
     def _topic(self, symbol: str) -> bytes:
         name = self._topics.get(symbol)
         if name is None:
-            name = self._topics[symbol] = bus.shard_topic(bus.MARKET_DATA, symbol)
+            name = self._topics[symbol] = topics.shard_topic(topics.MARKET_DATA, symbol)
         return name

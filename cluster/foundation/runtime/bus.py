@@ -9,8 +9,7 @@ PUB) gives us two things plain PUB hides:
 * subscription frames: a publisher can wait until its expected subscribers are connected, so no
   message is lost to the slow-joiner effect at start-up.
 
-Topics are `<channel>.<name>` followed by a NUL byte, so that subscribing to `md.SPY` does not
-also match `md.SPYX`. Sequence numbers grow by one per envelope *per topic*, so a subscriber that
+Channels and topics are named in cluster/foundation/domain/topics.py (re-exported here). Sequence numbers grow by one per envelope *per topic*, so a subscriber that
 filters topics still sees a contiguous sequence on each and can detect gaps.
 """
 
@@ -21,43 +20,29 @@ import logging
 import os
 import random
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import zmq
 
 from cluster.foundation.domain.errors import ConfigError, WireError
+from cluster.foundation.domain.topics import CONTROL as CONTROL
+from cluster.foundation.domain.topics import MARKET_DATA as MARKET_DATA
+from cluster.foundation.domain.topics import MARKET_DATA_SHARDS as MARKET_DATA_SHARDS
+from cluster.foundation.domain.topics import ORDERS as ORDERS
+from cluster.foundation.domain.topics import REPORTS as REPORTS
+from cluster.foundation.domain.topics import SIGNALS as SIGNALS
+from cluster.foundation.domain.topics import channel_prefix as channel_prefix
+from cluster.foundation.domain.topics import shard_topic as shard_topic
+from cluster.foundation.domain.topics import topic as topic
 from cluster.foundation.domain.wire import Envelope, Message, decode, encode
 from cluster.foundation.runtime.bus_curve import BusSecurity, require_keys
 from cluster.foundation.runtime.loop_io import LoopIO
 
 log = logging.getLogger("trading.bus")
 
-MARKET_DATA = "md"
-SIGNALS = "sig"
-ORDERS = "ord"
-REPORTS = "rep"
-CONTROL = "~ctl"  # name of each channel's broadcast topic (batch punctuation and similar)
-# A market-data batch goes out as one envelope per shard of symbols (not one per symbol): a consumer
-# subscribes to the shards of its symbols and keeps its own; a 1,000-symbol batch is 17 messages, not 1,001.
-MARKET_DATA_SHARDS = 16
 # ZeroMQ drops (and disconnects) a peer whose message is larger: no peer can make us buffer gigabytes.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-
-
-def topic(channel: str, name: str) -> bytes:
-    return f"{channel}.{name}".encode() + b"\0"
-
-
-def shard_topic(channel: str, symbol: str, shards: int = MARKET_DATA_SHARDS) -> bytes:
-    """The topic of the shard that carries `symbol` (stable across processes and restarts)."""
-    return topic(channel, f"s{zlib.crc32(symbol.encode()) % shards}")
-
-
-def channel_prefix(channel: str) -> bytes:
-    """Subscribe to every topic of a channel."""
-    return f"{channel}.".encode()
 
 
 def endpoint(host: str, port: int) -> str:
