@@ -131,12 +131,9 @@ class ExecutionActor(ActorShell):
             return
         # Our XPUB was just re-bound: a settlement sent before the risk and feed actors have
         # re-subscribed would be lost, and the lockstep would wait for it forever.
-        deadline = time.monotonic() + 30
-        while not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=0.1):
-            if time.monotonic() > deadline:
-                self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
-                break
-            self._pause(0.05)
+        if not self.reports_out.wait_for_subscribers(bus.topic(bus.REPORTS, bus.CONTROL), 2, timeout_s=30,
+                                                     idle=self._pause):
+            self.log.warning("restarted execution: subscribers not back after 30 s; resuming anyway")
         self._wait_running(risk, self.settings.bus.connect_timeout_s)  # a restarting risk actor decides the point
         settled, pending = ray_calls.call(risk, "resume_point")
         self.gate.restart_at(settled + 1, 0)

@@ -1,15 +1,17 @@
 """AlpacaBroker: the Broker interface (actors/execution/broker.py) over Alpaca REST v2.
 
 The execution core is synchronous, aiohttp is not. The HTTP session and the trade_updates websocket
-live on an asyncio loop that the caller's thread drives (cluster/foundation/runtime/loop_io.py): every facade
-method runs its coroutine there, on the calling thread, and the stream's reader task makes progress
-whenever that thread drives the loop (a call, poll(), or the execution actor's idle wait on the same
-LoopIO). On the data path no thread hands anything to another; a control call from another thread (an
-operator's position query while execution recovers) takes the loop in turn. The adapter only translates Alpaca's orders and events
-into OrderUpdates (actors/execution/alpaca_updates.py); the same change reaching us twice (REST
-answer and stream) is the execution core's to recognise. The stream appends to a deque that poll()
-drains (whichever thread drove the loop when the event came), and wakes the loop's owner; every (re)connect of the stream puts a Reconnected marker in it,
-so execution reconciles.
+live on an asyncio loop that the caller's thread drives (cluster/foundation/runtime/loop_io.py):
+every facade method runs its coroutine there, on the calling thread, and the stream's reader task
+makes progress whenever that thread drives the loop (a call, poll(), or the execution actor's idle
+wait on the same LoopIO). On the data path no thread hands anything to another; a control call from
+another thread (an operator's position query while execution recovers) takes the loop in turn.
+
+The adapter only translates Alpaca's orders and events into OrderUpdates
+(actors/execution/alpaca_updates.py); the same change reaching us twice (REST answer and stream) is
+the execution core's to recognise. The stream appends to a deque that poll() drains (whichever
+thread drove the loop when the event came) and wakes the loop's owner; every (re)connect of the
+stream puts a Reconnected marker in it, so execution reconciles.
 """
 
 from __future__ import annotations

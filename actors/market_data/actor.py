@@ -220,12 +220,11 @@ class MarketDataActor(ActorShell):
             self._waiting_since = time.monotonic()
         if self.state == "waiting_for_subscribers":
             ctl = bus.topic(bus.MARKET_DATA, bus.CONTROL)
-            if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2):
+            idle = self._live.wait if self._live is not None else None  # the feed's connection runs meanwhile
+            if self.pub.wait_for_subscribers(ctl, self.expected_subscribers, timeout_s=0.2, idle=idle):
                 self.state = "running"
                 self.log.info("all %d subscribers connected; publishing", self.expected_subscribers)
                 return
-            if self._live is not None:
-                self._live.wait(0.001)  # the feed's connection runs while subscribers gather
             if time.monotonic() - self._waiting_since > self.settings.bus.connect_timeout_s:
                 have = sum(c for p, c in self.pub.poll_subscriptions().items() if ctl.startswith(p))
                 raise DependencyDown(

@@ -2,9 +2,10 @@
 
 The feed (actors/market_data/alpaca_feed.py) reconnects, re-subscribes and backfills by itself, on
 an asyncio loop that the actor's loop thread drives (take() and wait()); this pump drains it, cuts
-batches with LiveBatcher, records the feed's risk events and exposes the feed's health. Events go straight to the risk-events store
-through the actor's own repository: forwarding them to the risk actor would tie the feed's
-health reporting to the risk actor being up, which is exactly when it matters least.
+batches with LiveBatcher, records the feed's risk events and exposes the feed's health. Events go
+straight to the risk-events store through the actor's own repository: forwarding them to the risk
+actor would tie the feed's health reporting to the risk actor being up, which is exactly when it
+matters least.
 
 `request_finish()` (any thread) ends the stream: the next take() returns what is left with
 final=True. The launcher calls it when the simulator reports the end of its data.

@@ -9,8 +9,9 @@ PUB) gives us two things plain PUB hides:
 * subscription frames: a publisher can wait until its expected subscribers are connected, so no
   message is lost to the slow-joiner effect at start-up.
 
-Channels and topics are named in cluster/foundation/domain/topics.py (re-exported here). Sequence numbers grow by one per envelope *per topic*, so a subscriber that
-filters topics still sees a contiguous sequence on each and can detect gaps.
+Channels and topics are named in cluster/foundation/domain/topics.py (re-exported here). Sequence
+numbers grow by one per envelope *per topic*, so a subscriber that filters topics still sees a
+contiguous sequence on each and can detect gaps.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import zmq
@@ -200,16 +201,20 @@ class Publisher(_BusEnd):
             timeout_ms = 0
         return dict(self._subscriptions)
 
-    def wait_for_subscribers(self, prefix: bytes, count: int, timeout_s: float) -> bool:
-        """Block until `count` subscriptions to `prefix` (or a prefix of it) are live."""
+    def wait_for_subscribers(self, prefix: bytes, count: int, timeout_s: float,
+                             idle: Callable[[float], object] | None = None) -> bool:
+        """Block until `count` subscriptions to `prefix` (or a prefix of it) are live. With `idle`, the wait
+        is spent in idle(seconds) slices instead (an actor that must keep a connection running meanwhile)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            subs = self.poll_subscriptions(50)
+            subs = self.poll_subscriptions(0 if idle else 50)
             n = sum(c for p, c in subs.items() if prefix.startswith(p))
             if n >= count:
                 return True
             if time.monotonic() >= deadline:
                 return False
+            if idle is not None:
+                idle(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def close(self) -> None:
         self.sock.close(linger=2000)
@@ -330,8 +335,8 @@ def stats_dict(stats: PublisherStats | SubscriberStats) -> dict[str, object]:
 class Waiter:
     """Blocks until any of several subscribers has input (or the timeout passes): an idle actor loop
     sleeps in zmq_poll instead of spinning, and wakes the moment a message arrives. With `io`, the
-    wait drives that asyncio loop instead (cluster/foundation/runtime/loop_io.py), so its tasks run on this
-    thread while it waits, and it also wakes when one of them delivers something."""
+    wait drives that asyncio loop instead (cluster/foundation/runtime/loop_io.py), so its tasks run
+    on this thread while it waits, and it also wakes when one of them delivers something."""
 
     def __init__(self, *subscribers: Subscriber, io: LoopIO | None = None) -> None:
         self._io = io

@@ -49,7 +49,7 @@ class LoopIO:
         if not self._enter(timeout_s):
             coro.close()
             raise TemporaryError(f"{self.name}: {what} waited {timeout_s}s for the event loop, driven by "
-                                 f"thread {getattr(self._driver, 'name', '?')}")
+                                 f"thread {self._holder()}")
         try:
             return self.loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
         except TimeoutError:
@@ -90,8 +90,7 @@ class LoopIO:
         if self.closed:
             return
         if not self._enter(CLOSE_WAIT_S):
-            raise TemporaryError(f"{self.name}: could not close, the loop is driven by thread "
-                                 f"{getattr(self._driver, 'name', '?')}")
+            raise TemporaryError(f"{self.name}: could not close, the loop is driven by thread {self._holder()}")
         try:
             self.loop.run_until_complete(_cancel_all(asyncio.all_tasks(self.loop)))
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
@@ -112,6 +111,10 @@ class LoopIO:
             return False
         self._driver = me
         return True
+
+    def _holder(self) -> str:
+        driver = self._driver
+        return driver.name if driver is not None else "?"
 
     def _leave(self) -> None:
         self._driver = None

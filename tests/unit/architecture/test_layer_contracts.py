@@ -47,6 +47,23 @@ def _write_module(tree: Path, dotted: str, source: str = "") -> None:
     path.write_text(path.read_text() + source if path.exists() else source)
 
 
+# The imports of the real tree that the contracts allow, as (module, source), written into the skeleton.
+ALLOWED_IMPORTS: tuple[tuple[str, str], ...] = (
+    ("cluster.foundation.runtime.ray_calls", "import ray\n"),
+    ("cluster.foundation.runtime.bus", "import zmq\nfrom cluster.foundation.domain import wire\n"),
+    ("cluster.foundation.storage.db.engine", "import sqlalchemy\n"),
+    ("cluster.foundation.storage.state_store", "from cluster.foundation.storage.db import engine\n"),
+    ("cluster.foundation.storage.market_files", "from cluster.foundation.domain import errors\n"),
+    ("cluster.foundation.storage.repository", "from cluster.foundation.domain import wire\n"),
+    ("models.dataset", "from cluster.foundation.storage import market_files\n"),
+    ("actors.signal.core", "from models import dataset\nfrom cluster.foundation.domain import wire\n"),
+    ("actors.execution.alpaca_rest", "import aiohttp\n"),
+    ("actors.risk.actor", "from actors.risk import core\nfrom cluster.foundation.runtime import bus\n"),
+    ("cluster.app.supervisor", "from actors.signal import core\nfrom cluster.foundation.runtime import ray_calls\n"),
+    ("alpaca_sim.data", "from cluster.foundation.domain import errors\n"),
+)
+
+
 def _skeleton(tree: Path) -> None:
     """Every module the contracts name, plus the imports the real tree has that the contracts allow."""
     for package in ("actors", "models", "alpaca_sim", "cluster", "cluster.foundation.storage.db"):
@@ -55,22 +72,10 @@ def _skeleton(tree: Path) -> None:
     for layer in _layers() + _layers("foundation"):
         for name in layer:
             _write_module(tree, name)
-    _write_module(tree, "cluster.foundation.runtime.ray_calls", "import ray\n")
-    _write_module(tree, "cluster.foundation.storage.market_files", "from cluster.foundation.domain import errors\n")
-    _write_module(tree, "cluster.foundation.storage.repository", "from cluster.foundation.domain import wire\n")
-    _write_module(tree, "cluster.foundation.runtime.bus", "from cluster.foundation.domain import wire\n")
-    _write_module(tree, "models.dataset", "from cluster.foundation.storage import market_files\n")
-    _write_module(tree, "actors.signal.core", "from models import dataset\nfrom cluster.foundation.domain import wire\n")
-    _write_module(tree, "cluster.app.supervisor",
-                  "from actors.signal import core\nfrom cluster.foundation.runtime import ray_calls\n")
-    _write_module(tree, "alpaca_sim.data", "from cluster.foundation.domain import errors\n")
     for name in _contract("cores")["source_modules"]:
         _write_module(tree, name)
-    _write_module(tree, "cluster.foundation.runtime.bus", "import zmq\n")
-    _write_module(tree, "cluster.foundation.storage.db.engine", "import sqlalchemy\n")
-    _write_module(tree, "cluster.foundation.storage.state_store", "from cluster.foundation.storage.db import engine\n")
-    _write_module(tree, "actors.execution.alpaca_rest", "import aiohttp\n")
-    _write_module(tree, "actors.risk.actor", "from actors.risk import core\nfrom cluster.foundation.runtime import bus\n")
+    for module, source in ALLOWED_IMPORTS:
+        _write_module(tree, module, source)
     (tree / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
 
 

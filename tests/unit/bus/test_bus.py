@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 import zmq
@@ -237,5 +238,19 @@ def test_sockets_when_created_then_max_message_size_is_bounded(ctx):
     sub = Subscriber(ctx, addr, topics=[channel_prefix("md")], bind=False, max_message_bytes=1 << 20)
     assert pub.sock.getsockopt(zmq.MAXMSGSIZE) == DEFAULT_MAX_MESSAGE_BYTES == 64 * 1024 * 1024
     assert sub.sock.getsockopt(zmq.MAXMSGSIZE) == 1 << 20
+    pub.close()
+    sub.close()
+
+
+def test_wait_for_subscribers_when_given_idle_then_the_wait_is_spent_in_it_and_still_ends_on_the_subscriber(ctx):
+    addr = endpoint("127.0.0.1", _free_port())
+    pub = Publisher(ctx, addr, source="md", bind=True)
+    slices: list[float] = []
+    # nobody subscribes: the whole wait goes to idle, in slices of at most 50 ms, and it gives up in time
+    assert pub.wait_for_subscribers(channel_prefix("md"), 1, timeout_s=0.2, idle=slices.append) is False
+    assert slices and all(0 <= s <= 0.05 for s in slices)
+    # a subscriber that connects while the owner idles is seen
+    sub = Subscriber(ctx, addr, topics=[channel_prefix("md")], bind=False)
+    assert pub.wait_for_subscribers(channel_prefix("md"), 1, timeout_s=10, idle=time.sleep) is True
     pub.close()
     sub.close()
